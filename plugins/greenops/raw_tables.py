@@ -1,0 +1,193 @@
+"""The raw layer's tables: one Arrow schema each, shared by every parser, loader and warehouse.
+
+Every raw table carries lineage: ``_source_file`` (path relative to the landing folder),
+``_source_line`` (1-based line or row number in that file, where the format has one), ``_load_id``
+(one id per task run) and ``_loaded_at`` (UTC). Each table is replaced one partition at a time
+(``partition_column``), so a rerun of a day gives the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+LINEAGE = [
+    pa.field("_source_file", pa.string()),
+    pa.field("_source_line", pa.int64()),
+    pa.field("_load_id", pa.string()),
+    pa.field("_loaded_at", pa.timestamp("us")),
+]
+
+
+@dataclass(frozen=True)
+class RawTable:
+    name: str  # table name inside the raw schema
+    schema: pa.Schema
+    partition_column: str | None  # None: the whole table is one snapshot, replaced as a whole
+    description: str
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+
+def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([pa.field(n, t) for n, t in fields] + LINEAGE)
+
+
+GPU_TELEMETRY = RawTable(
+    "gpu_telemetry_samples",
+    _schema(
+        ("sample_date", pa.date32()),  # UTC date of sample_ts_utc: the partition
+        ("sample_ts_utc", pa.timestamp("us")),
+        ("host", pa.string()),
+        ("gpu_index", pa.int32()),
+        ("gpu_uuid", pa.string()),
+        ("gpu_name", pa.string()),
+        ("power_w", pa.float64()),
+        ("energy_counter_mj", pa.float64()),  # total energy since driver load, when the GPU has one
+        ("utilization_gpu_pct", pa.float64()),
+        ("utilization_memory_pct", pa.float64()),
+        ("memory_used_mib", pa.float64()),
+        ("memory_total_mib", pa.float64()),
+        ("power_limit_w", pa.float64()),
+        ("temperature_c", pa.float64()),
+        ("sm_clock_mhz", pa.float64()),
+        ("mig_instance", pa.string()),
+        ("source_format", pa.string()),  # nvidia_smi_csv | dcgm_prometheus | nvml_parquet
+    ),
+    "sample_date",
+    "One row per GPU telemetry sample (GPU x timestamp), all formats in one schema.",
+)
+
+INFERENCE_REQUESTS = RawTable(
+    "inference_requests",
+    _schema(
+        ("request_date", pa.date32()),  # UTC date of request_ts_utc: the partition
+        ("request_id", pa.string()),
+        ("request_ts_utc", pa.timestamp("us")),
+        ("latency_ms", pa.float64()),
+        ("deployment", pa.string()),
+        ("model", pa.string()),
+        ("project", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cached_prompt_tokens", pa.int64()),
+        ("status", pa.string()),
+        ("task_id", pa.string()),
+        ("task_completed", pa.bool_()),
+    ),
+    "request_date",
+    "One row per inference request.",
+)
+
+GRID_INTENSITY = RawTable(
+    "grid_intensity_hourly",
+    _schema(
+        ("hour_date", pa.date32()),  # UTC date of hour_utc: the partition
+        ("zone", pa.string()),
+        ("hour_utc", pa.timestamp("us")),
+        ("gco2e_per_kwh_location", pa.float64()),
+        ("gco2e_per_kwh_market", pa.float64()),
+    ),
+    "hour_date",
+    "One row per grid zone and UTC hour.",
+)
+
+INVENTORY_SITES = RawTable(
+    "inventory_sites",
+    _schema(("site", pa.string()), ("pue", pa.float64()), ("grid_zone", pa.string()), ("timezone", pa.string())),
+    None,
+    "One row per site in the fleet inventory (snapshot).",
+)
+
+INVENTORY_HOSTS = RawTable(
+    "inventory_hosts",
+    _schema(
+        ("host", pa.string()),
+        ("site", pa.string()),
+        ("gpu_model", pa.string()),
+        ("gpu_count", pa.int32()),
+    ),
+    None,
+    "One row per host in the fleet inventory (snapshot).",
+)
+
+INVENTORY_DEPLOYMENTS = RawTable(
+    "inventory_deployments",
+    _schema(
+        ("deployment", pa.string()),
+        ("model", pa.string()),
+        ("project", pa.string()),  # owning project: idle energy is charged to it
+        ("host", pa.string()),
+        ("gpu_ref", pa.string()),  # a GPU index ("0") or UUID ("GPU-...") on the host
+        ("valid_from_utc", pa.timestamp("us")),
+        ("valid_to_utc", pa.timestamp("us")),  # exclusive; NULL = still running
+    ),
+    None,
+    "One row per deployment and GPU it runs on, with its validity interval (snapshot).",
+)
+
+INVENTORY_MODELS = RawTable(
+    "inventory_models",
+    _schema(
+        ("model", pa.string()),
+        ("family", pa.string()),
+        ("parameters_billion", pa.float64()),
+        ("tier", pa.string()),
+    ),
+    None,
+    "One row per model described in the fleet inventory (snapshot).",
+)
+
+INVENTORY_PROJECTS = RawTable(
+    "inventory_projects",
+    _schema(
+        ("project", pa.string()),
+        ("team", pa.string()),
+        ("iso_week", pa.string()),  # '*' = the project's default weekly budget, else e.g. '2026-W47'
+        ("carbon_budget_kgco2e", pa.float64()),
+    ),
+    None,
+    "One row per project and budget week (snapshot); iso_week '*' is the default for every week.",
+)
+
+QUARANTINE = RawTable(
+    "quarantine",
+    _schema(
+        ("source", pa.string()),  # the raw table the row was meant for
+        ("partition_date", pa.date32()),
+        ("reason", pa.string()),
+        ("raw_record", pa.string()),
+    ),
+    "partition_date",
+    "One row per input row that could not be loaded, with its file, line and reason.",
+)
+
+ALL_TABLES = [
+    GPU_TELEMETRY,
+    INFERENCE_REQUESTS,
+    GRID_INTENSITY,
+    INVENTORY_SITES,
+    INVENTORY_HOSTS,
+    INVENTORY_DEPLOYMENTS,
+    INVENTORY_MODELS,
+    INVENTORY_PROJECTS,
+    QUARANTINE,
+]
+
+
+def empty(table: RawTable) -> pa.Table:
+    return table.schema.empty_table()
+
+
+def conform(table: RawTable, data: pa.Table) -> pa.Table:
+    """Select and cast ``data``'s columns to the raw table's schema (missing columns become NULL)."""
+    arrays = []
+    for field in table.schema:
+        if field.name in data.column_names:
+            arrays.append(data.column(field.name).cast(field.type))
+        else:
+            arrays.append(pa.nulls(data.num_rows, field.type))
+    return pa.Table.from_arrays(arrays, schema=table.schema)

@@ -1,0 +1,100 @@
+"""Every GreenOps setting in one place.
+
+Settings come from the environment (read on each call, never cached at import time, so a DAG file
+stays cheap to parse and a test can change them). Secrets are never settings: they come from Airflow
+Connections (ids below) or the cloud SDKs' default credential chains.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The repository root: plugins/greenops/settings.py -> ../../..
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: Airflow Connection ids for the cloud sources (the secret handles, declared once).
+AWS_CONN_ID = "aws_default"
+GCP_CONN_ID = "google_cloud_default"
+AZURE_CONN_ID = "azure_default"
+
+#: The Airflow pool that serialises every task writing the embedded DuckDB warehouse.
+WAREHOUSE_POOL = "greenops_warehouse"
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}={value!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of the settings. Paths are absolute."""
+
+    home: Path
+    warehouse_kind: str  # GREENOPS_WAREHOUSE_KIND: "duckdb" (default) or "bigquery"
+    warehouse_path: Path  # GREENOPS_WAREHOUSE: the DuckDB file
+    landing_dir: Path  # GREENOPS_LANDING_DIR
+    fleet_file: Path  # GREENOPS_FLEET_FILE: the fleet inventory YAML
+    dbt_project_dir: Path
+    dbt_profiles_dir: Path
+    dbt_target: str  # GREENOPS_DBT_TARGET, defaults to the warehouse kind
+    max_power_gap_s: float  # GREENOPS_MAX_POWER_GAP_S: longest gap between power samples we integrate over
+
+    @property
+    def dbt_manifest(self) -> Path:
+        return self.dbt_project_dir / "target" / "manifest.json"
+
+
+def get_settings() -> Settings:
+    home = _path("GREENOPS_HOME", PROJECT_ROOT)
+    kind = os.environ.get("GREENOPS_WAREHOUSE_KIND", "duckdb").strip().lower()
+    if kind not in ("duckdb", "bigquery"):
+        raise ValueError(f"GREENOPS_WAREHOUSE_KIND must be 'duckdb' or 'bigquery', not {kind!r}")
+    return Settings(
+        home=home,
+        warehouse_kind=kind,
+        warehouse_path=_path("GREENOPS_WAREHOUSE", home / "data" / "warehouse.duckdb"),
+        landing_dir=_path("GREENOPS_LANDING_DIR", home / "data" / "landing"),
+        fleet_file=_path("GREENOPS_FLEET_FILE", home / "include" / "demo_fleet.yaml"),
+        dbt_project_dir=_path("GREENOPS_DBT_PROJECT_DIR", home / "dbt_project"),
+        dbt_profiles_dir=_path("GREENOPS_DBT_PROFILES_DIR", home / "dbt_project"),
+        dbt_target=os.environ.get("GREENOPS_DBT_TARGET", kind),
+        max_power_gap_s=_float("GREENOPS_MAX_POWER_GAP_S", 120.0),
+    )
+
+
+def dbt_env(settings: Settings | None = None) -> dict[str, str]:
+    """Environment variables the dbt profile reads (profiles.yml uses env_var() only)."""
+    s = settings or get_settings()
+    return {
+        "GREENOPS_WAREHOUSE": str(s.warehouse_path),
+        "GREENOPS_MAX_POWER_GAP_S": str(s.max_power_gap_s),
+        "DBT_PROFILES_DIR": str(s.dbt_profiles_dir),
+    }
+
+
+def airflow_env(settings: Settings | None = None) -> dict[str, str]:
+    """Environment for running Airflow from this checkout (metadata DB in a git-ignored folder)."""
+    s = settings or get_settings()
+    airflow_home = Path(os.environ.get("AIRFLOW_HOME", s.home / ".airflow"))
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(s.home / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(s.home / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(s.home / "plugins"), os.environ.get("PYTHONPATH")])),
+    }

@@ -1,0 +1,1 @@
+"""One module per source system: find what is new, parse it to Arrow. No Airflow imports here."""

@@ -1,0 +1,142 @@
+"""What every file-based source shares: finding a day's files in the landing folder, reading a file's
+lines with their numbers, and the shape of rejected rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+_DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_HOST_DIR = re.compile(r"^host=(.+)$")
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+#: Rows a parser could not accept: the line they came from, why, and the text itself.
+REJECT_SCHEMA = pa.schema(
+    [
+        pa.field("_source_line", pa.int64()),
+        pa.field("reason", pa.string()),
+        pa.field("raw_record", pa.string()),
+        pa.field("record_ts_utc", pa.timestamp("us")),  # when the row has a usable timestamp
+    ]
+)
+
+
+class UnreadableFileError(RuntimeError):
+    """A file that cannot be read at all. The message always names the file."""
+
+    def __init__(self, rel_path: str, problem: str):
+        super().__init__(f"cannot read {rel_path}: {problem}")
+        self.rel_path = rel_path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path  # absolute
+    rel: str  # relative to the landing folder, '/'-separated: what lineage records
+    host: str | None  # from a host=<name> folder
+    file_date: date | None  # from a date=YYYY-MM-DD folder or a date in the file name
+
+    @property
+    def is_empty(self) -> bool:
+        return self.path.stat().st_size == 0
+
+
+def _file_date(parts: tuple[str, ...]) -> date | None:
+    for part in parts[:-1]:
+        m = _DATE_DIR.match(part)
+        if m:
+            return date.fromisoformat(m.group(1))
+    m = _DATE_IN_NAME.search(parts[-1])
+    if m:
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+    return None
+
+
+def describe(landing_dir: Path, path: Path) -> LandingFile:
+    rel_parts = path.relative_to(landing_dir).parts
+    host = next((m.group(1) for p in rel_parts[:-1] if (m := _HOST_DIR.match(p))), None)
+    return LandingFile(path, "/".join(rel_parts), host, _file_date(rel_parts))
+
+
+def files_for_day(landing_dir: Path, subdir: str, day: date, suffixes: tuple[str, ...]) -> list[LandingFile]:
+    """The files that may hold rows of UTC day ``day``.
+
+    A file dated by its folder (``date=YYYY-MM-DD``) or name is read by the runs of the day before,
+    the day itself and the day after (local dates differ from UTC dates by up to a day); an undated
+    file is read by every run. Each run keeps only the rows of its own UTC day.
+    """
+    root = landing_dir / subdir
+    if not root.exists():
+        return []
+    window = {day - timedelta(days=1), day, day + timedelta(days=1)}
+    found = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith(".") or not path.name.endswith(suffixes):
+            continue
+        lf = describe(landing_dir, path)
+        if lf.file_date is None or lf.file_date in window:
+            found.append(lf)
+    return found
+
+
+def read_lines(con: duckdb.DuckDBPyConnection, lf: LandingFile, view: str = "lines") -> int:
+    """Load a text file (plain or gzip) as a temp table ``view(ln, line)``; returns the line count.
+
+    Blank lines keep their numbers (as NULL lines), so ``ln`` is the line number a person sees in an
+    editor. A UTF-8 byte-order mark at the start is dropped.
+    """
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {view} AS
+            SELECT row_number() OVER () AS ln,
+                   CASE WHEN row_number() OVER () = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
+            FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1), quote = '',
+                          escape = '', auto_detect = false, strict_mode = false, compression = 'auto')
+            """,
+            [str(lf.path)],
+        )
+    except duckdb.Error as exc:
+        raise UnreadableFileError(lf.rel, _short(exc)) from exc
+    return con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB used as the parsing engine (never the warehouse file)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def to_utc_sql(value_sql: str, tz_sql: str) -> str:
+    """SQL turning a timestamp text into a naive UTC timestamp.
+
+    Text with an offset (``+08:00``, ``Z``) is exact; text without one is local time in ``tz_sql``.
+    Slashes in the date (nvidia-smi prints ``2024/03/01``) are accepted. NULL when unparseable.
+    """
+    v = f"replace(trim({value_sql}), '/', '-')"
+    return f"""CASE
+        WHEN regexp_matches({v}, '(Z|[+-]\\d\\d:?\\d\\d)$')
+            THEN try_cast({v} AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
+        ELSE timezone({tz_sql}, try_cast({v} AS TIMESTAMP)) AT TIME ZONE 'UTC'
+    END"""
+
+
+def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
+    """Run a query and return its result as an Arrow table (no extra copy)."""
+    return con.sql(sql, params=params).to_arrow_table()

@@ -1,0 +1,46 @@
+"""The warehouse interface the ingestion code writes through; the DAGs never know which one is configured.
+
+``replace_partitions`` is the only write: each ``PartitionWrite`` deletes one partition (or the whole
+snapshot table) and inserts its new rows, and all writes of one call commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+import pyarrow as pa
+
+from greenops.raw_tables import RawTable
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    table: RawTable
+    data: pa.Table
+    #: Partition values to replace; ignored for snapshot tables (partition_column None).
+    partitions: tuple[date, ...] = ()
+    #: Extra equality filters on the delete (e.g. the quarantine's ``source``).
+    scope: dict[str, str] = field(default_factory=dict)
+
+
+class Warehouse(Protocol):
+    def ensure_raw_tables(self) -> None: ...
+
+    def replace_partitions(self, writes: list[PartitionWrite]) -> None: ...
+
+    def query(self, sql: str, params: list | None = None) -> pa.Table: ...
+
+
+def get_warehouse(settings=None) -> Warehouse:
+    from greenops.settings import get_settings
+
+    s = settings or get_settings()
+    if s.warehouse_kind == "duckdb":
+        from greenops.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        return DuckDBWarehouse(s.warehouse_path)
+    raise NotImplementedError(
+        "GREENOPS_WAREHOUSE_KIND=bigquery: the BigQuery loader is not built yet (see the BigQuery issue)"
+    )

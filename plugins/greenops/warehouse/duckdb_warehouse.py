@@ -1,0 +1,111 @@
+"""The embedded default: a DuckDB file with schemas raw, staging, intermediate and marts."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from greenops.raw_tables import ALL_TABLES, empty
+from greenops.sources.common import fetch_arrow
+from greenops.warehouse import PartitionWrite
+
+log = logging.getLogger(__name__)
+
+RAW_SCHEMA = "raw"
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file."""
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, attempts: int = 6, first_wait_s: float = 1.0):
+    """Open the warehouse, retrying with backoff while another process holds its lock.
+
+    DuckDB allows one writing process per file; its lock error names the holder's PID, which we
+    repeat in our message so the operator knows whom to look for.
+    """
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    wait = first_wait_s
+    for attempt in range(1, attempts + 1):
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            pid = _LOCK_PID.search(str(exc))
+            holder = f"process {pid.group(1)}" if pid else "another process"
+            msg = f"warehouse {path} is locked by {holder} (attempt {attempt}/{attempts})"
+            if attempt == attempts:
+                raise WarehouseLockedError(msg + f": {exc}") from exc
+            log.warning("%s; retrying in %.0f s", msg, wait)
+            time.sleep(wait)
+            wait *= 2
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+def _quote(identifier: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", identifier):
+        raise ValueError(f"not a valid identifier: {identifier!r}")
+    return f'"{identifier}"'
+
+
+class DuckDBWarehouse:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def ensure_raw_tables(self) -> None:
+        with connect(self.path) as con:
+            self._ensure(con)
+
+    def _ensure(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        for table in ALL_TABLES:
+            template = empty(table)  # noqa: F841  (read by DuckDB's replacement scan)
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{_quote(table.name)} AS SELECT * FROM template"
+            )
+
+    def replace_partitions(self, writes: list[PartitionWrite]) -> None:
+        """Delete and insert every write's partitions in one transaction: all or nothing."""
+        with connect(self.path) as con:
+            self._ensure(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for w in writes:
+                    target = f"{RAW_SCHEMA}.{_quote(w.table.name)}"
+                    where, params = [], []
+                    if w.table.partition_column is not None:
+                        if not w.partitions:
+                            raise ValueError(f"write to {target} names no partition")
+                        marks = ", ".join("?" for _ in w.partitions)
+                        where.append(f"{_quote(w.table.partition_column)} IN ({marks})")
+                        params.extend(w.partitions)
+                    for column, value in w.scope.items():
+                        where.append(f"{_quote(column)} = ?")
+                        params.append(value)
+                    con.execute(f"DELETE FROM {target}" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
+                    incoming = w.data  # noqa: F841  (read by DuckDB's replacement scan)
+                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def query(self, sql: str, params: list | None = None) -> pa.Table:
+        with connect(self.path, read_only=True) as con:
+            return fetch_arrow(con, sql, params)
