@@ -1,0 +1,20 @@
+-- One row per deployment and UTC hour: the GPU energy of the GPUs it ran on.
+with hosts as (select * from {{ ref('stg_inventory__hosts') }})
+
+select
+    d.deployment_id,
+    d.hour_utc,
+    max(d.model_id)                          as model_id,
+    max(d.owner_project_id)                  as owner_project_id,
+    min(case when d.is_allocated then 1 else 0 end) = 1 as is_allocated,
+    max(d.host)                              as host,
+    max(h.site_id)                           as site_id,
+    max(d.gpu_name)                          as gpu_name,
+    count(distinct d.gpu_key)                as gpu_count,
+    sum(d.gpu_energy_kwh)                    as gpu_energy_kwh,
+    sum(d.gap_s)                             as gap_s,
+    avg(d.avg_utilization_gpu_pct)           as avg_utilization_gpu_pct,
+    case when min(d.energy_method) = max(d.energy_method) then min(d.energy_method) else 'mixed' end as energy_method
+from {{ ref('int_gpu_deployment_hours') }} d
+left join hosts h on h.host = d.host
+group by d.deployment_id, d.hour_utc

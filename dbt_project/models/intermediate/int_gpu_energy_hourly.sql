@@ -1,0 +1,19 @@
+-- One row per GPU and UTC hour: measured GPU energy and how it was obtained.
+select
+    gpu_key,
+    host,
+    gpu_index,
+    max(gpu_uuid)                                              as gpu_uuid,
+    max(gpu_name)                                              as gpu_name,
+    hour_utc,
+    sum(gpu_energy_kwh)                                        as gpu_energy_kwh,
+    count(*)                                                   as intervals,
+    sum(interval_s - gap_s)                                    as measured_s,
+    sum(gap_s)                                                 as gap_s,
+    avg(utilization_gpu_pct)                                   as avg_utilization_gpu_pct,
+    case
+        when min(energy_method) = max(energy_method) then min(energy_method)
+        else 'mixed'
+    end                                                        as energy_method
+from {{ ref('int_gpu_energy_intervals') }}
+group by gpu_key, host, gpu_index, hour_utc

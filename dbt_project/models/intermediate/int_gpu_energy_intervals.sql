@@ -1,0 +1,52 @@
+-- One row per GPU and sample interval: the energy the GPU used between a sample and the one
+-- before it, attributed to the interval's end. Method, in order of preference:
+--   counter           difference of the energy counter (mJ) -- exact, also across gaps
+--   integrated_power  trapezoid of the two power readings x seconds, when the counter is absent or
+--                     went down (a driver reload resets it: we restart from the new reading)
+--   not_integrated    power-only gap longer than max_power_gap_s: energy unknown, reported as a gap
+with samples as (
+    select
+        gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, power_w, energy_counter_mj,
+        utilization_gpu_pct,
+        lag(sample_ts_utc) over (partition by gpu_key order by sample_ts_utc)     as prev_ts_utc,
+        lag(power_w) over (partition by gpu_key order by sample_ts_utc)           as prev_power_w,
+        lag(energy_counter_mj) over (partition by gpu_key order by sample_ts_utc) as prev_energy_counter_mj
+    from {{ ref('stg_telemetry__gpu_samples') }}
+),
+
+intervals as (
+    select
+        *,
+        {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} as interval_s,
+        case
+            when energy_counter_mj is not null and prev_energy_counter_mj is not null
+                 and energy_counter_mj >= prev_energy_counter_mj then 'counter'
+            when energy_counter_mj is not null and prev_energy_counter_mj is not null
+                 and {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} then 'counter_reset_integrated'
+            when power_w is not null and prev_power_w is not null
+                 and {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} then 'integrated_power'
+            else 'not_integrated'
+        end as energy_method
+    from samples
+    where prev_ts_utc is not null
+)
+
+select
+    gpu_key,
+    host,
+    gpu_index,
+    gpu_uuid,
+    gpu_name,
+    prev_ts_utc                                          as interval_start_utc,
+    sample_ts_utc                                        as interval_end_utc,
+    {{ dbt.date_trunc('hour', 'sample_ts_utc') }}        as hour_utc,
+    interval_s,
+    energy_method,
+    case energy_method
+        when 'counter' then {{ mj_to_kwh('energy_counter_mj - prev_energy_counter_mj') }}
+        when 'not_integrated' then 0
+        else {{ joules_to_kwh('(power_w + prev_power_w) / 2 * interval_s') }}
+    end                                                  as gpu_energy_kwh,
+    case when energy_method = 'not_integrated' then interval_s else 0 end as gap_s,
+    utilization_gpu_pct
+from intervals

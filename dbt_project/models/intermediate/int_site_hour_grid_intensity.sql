@@ -1,0 +1,35 @@
+-- One row per site and UTC hour with energy: the grid intensity that applies.
+-- Hourly drops win; otherwise the zone's yearly average for that year, else its latest year.
+-- Market-based falls back to location-based when no market-based figure is given.
+with site_hours as (
+    select distinct e.site_id, e.hour_utc, s.grid_zone
+    from {{ ref('int_deployment_energy_hourly') }} e
+    join {{ ref('stg_inventory__sites') }} s on s.site_id = e.site_id
+),
+
+yearly as (select * from {{ ref('stg_grid__intensity_yearly') }}),
+
+latest_year as (
+    select zone, max(year) as year from yearly group by zone
+)
+
+select
+    sh.site_id,
+    sh.hour_utc,
+    sh.grid_zone,
+    coalesce(h.gco2e_per_kwh_location, y.gco2e_per_kwh_location, ly.gco2e_per_kwh_location) as gco2e_per_kwh_location,
+    coalesce(h.gco2e_per_kwh_market, h.gco2e_per_kwh_location, y.gco2e_per_kwh_location, ly.gco2e_per_kwh_location) as gco2e_per_kwh_market,
+    case
+        when h.gco2e_per_kwh_location is not null then 'hourly'
+        when y.gco2e_per_kwh_location is not null then 'yearly_average'
+        when ly.gco2e_per_kwh_location is not null then 'latest_yearly_average'
+        else 'missing'
+    end as intensity_source,
+    case when h.gco2e_per_kwh_market is not null then 'market' else 'location_fallback' end as market_basis
+from site_hours sh
+left join {{ ref('stg_grid__intensity_hourly') }} h
+  on h.zone = sh.grid_zone and h.hour_utc = sh.hour_utc
+left join yearly y
+  on y.zone = sh.grid_zone and y.year = extract(year from sh.hour_utc)
+left join latest_year lyk on lyk.zone = sh.grid_zone
+left join yearly ly on ly.zone = lyk.zone and ly.year = lyk.year

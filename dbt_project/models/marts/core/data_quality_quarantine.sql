@@ -1,0 +1,15 @@
+-- One row per partition day x raw table x reason: how many input rows were quarantined.
+select
+    partition_date,
+    raw_table,
+    reason_kind,
+    count(*)                         as quarantined_rows,
+    count(distinct source_file)      as files
+from (
+    select
+        partition_date, raw_table, source_file,
+        -- the reason without the offending value, so that like reasons group together
+        trim(split_part(reason, ':', 1)) as reason_kind
+    from {{ ref('stg_pipeline__quarantine') }}
+) q
+group by partition_date, raw_table, reason_kind

@@ -1,0 +1,25 @@
+-- One row per GPU model name seen in telemetry or the inventory, with its reference specs.
+with names as (
+    select distinct gpu_name from {{ ref('int_gpu_energy_hourly') }} where gpu_name is not null
+    union
+    select distinct gpu_name from {{ ref('stg_inventory__hosts') }} where gpu_name is not null
+),
+matched as (
+    select n.gpu_name, s.*,
+           row_number() over (partition by n.gpu_name order by length(s.name_pattern) desc) as rank_
+    from names n
+    left join {{ ref('gpu_specs') }} s on n.gpu_name like s.name_pattern
+)
+select
+    gpu_name                               as hardware_id,
+    gpu_name,
+    gpu_model,
+    vendor,
+    architecture,
+    memory_gb,
+    tdp_w,
+    idle_w,
+    tdp_source,
+    idle_source
+from matched
+where rank_ = 1

@@ -1,0 +1,19 @@
+-- One row per project: the inventory's, those seen in requests, and 'unallocated'.
+with listed as (
+    select project_id, max(team) as team,
+           max(case when iso_week = '*' then carbon_budget_kgco2e end) as weekly_carbon_budget_kgco2e
+    from {{ ref('stg_inventory__project_budgets') }}
+    group by project_id
+),
+seen as (
+    select project_id from listed
+    union
+    select project_id from {{ ref('int_requests_hourly') }}
+    union
+    select owner_project_id from {{ ref('stg_inventory__deployment_gpus') }}
+    union
+    select 'unallocated'
+)
+select s.project_id, l.team, l.weekly_carbon_budget_kgco2e, l.project_id is not null as is_in_inventory
+from seen s
+left join listed l on l.project_id = s.project_id

@@ -1,0 +1,105 @@
+-- One row per UTC hour x deployment x model x project.
+-- A deployment-hour's GPU energy is split across the (model, project) rows that sent requests in
+-- that hour by their share of weighted tokens (by request count when no row has tokens). A
+-- deployment-hour with energy and no requests keeps its energy as idle energy of the deployment's
+-- owning project. Requests in an hour without telemetry carry zero energy ('no_telemetry').
+-- So sum(gpu_energy_kwh) here equals the measured total in int_gpu_energy_hourly (tested).
+with energy as (
+    select * from {{ ref('int_deployment_energy_hourly') }}
+),
+
+requests as (
+    select
+        r.*,
+        sum(weighted_tokens) over (partition by hour_utc, deployment_id) as deployment_weighted_tokens,
+        sum(requests) over (partition by hour_utc, deployment_id)        as deployment_requests
+    from {{ ref('int_requests_hourly') }} r
+),
+
+deployments as (
+    select deployment_id, min(owner_project_id) as owner_project_id, min(model_id) as model_id, min(host) as host
+    from {{ ref('stg_inventory__deployment_gpus') }}
+    group by deployment_id
+),
+
+with_requests as (
+    select
+        r.hour_utc, r.deployment_id, r.model_id, r.project_id,
+        r.requests, r.successful_requests, r.failed_requests, r.completed_tasks,
+        r.prompt_tokens, r.completion_tokens, r.cached_prompt_tokens, r.weighted_tokens,
+        r.total_latency_ms,
+        case
+            when r.deployment_weighted_tokens > 0 then r.weighted_tokens / r.deployment_weighted_tokens
+            else cast(r.requests as {{ dbt.type_float() }}) / r.deployment_requests
+        end as energy_share,
+        false as is_idle
+    from requests r
+),
+
+idle as (
+    select
+        e.hour_utc, e.deployment_id, e.model_id, e.owner_project_id as project_id,
+        0 as requests, 0 as successful_requests, 0 as failed_requests, 0 as completed_tasks,
+        0 as prompt_tokens, 0 as completion_tokens, 0 as cached_prompt_tokens, 0 as weighted_tokens,
+        0 as total_latency_ms,
+        1.0 as energy_share,
+        true as is_idle
+    from energy e
+    where not exists (
+        select 1 from requests r where r.hour_utc = e.hour_utc and r.deployment_id = e.deployment_id
+    )
+),
+
+rows_ as (
+    select * from with_requests
+    union all
+    select * from idle
+),
+
+sites as (select * from {{ ref('stg_inventory__sites') }}),
+hosts as (select * from {{ ref('stg_inventory__hosts') }})
+
+select
+    {{ dbt.hash(dbt.concat(["cast(x.hour_utc as " ~ dbt.type_string() ~ ")", "'|'", "x.deployment_id", "'|'", "x.model_id", "'|'", "x.project_id"])) }} as fact_key,
+    x.hour_utc,
+    cast(x.hour_utc as date)                                            as date_day,
+    x.deployment_id,
+    x.model_id,
+    x.project_id,
+    coalesce(e.site_id, h.site_id)                                      as site_id,
+    coalesce(e.gpu_name, h.gpu_name)                                    as gpu_name,
+    e.gpu_count,
+    x.is_idle,
+    x.requests,
+    x.successful_requests,
+    x.failed_requests,
+    x.completed_tasks,
+    x.prompt_tokens,
+    x.completion_tokens,
+    x.cached_prompt_tokens,
+    x.prompt_tokens + x.completion_tokens                               as total_tokens,
+    x.weighted_tokens,
+    x.energy_share,
+    coalesce(e.gpu_energy_kwh, 0) * x.energy_share                      as gpu_energy_kwh,
+    coalesce(e.gpu_energy_kwh, 0) * x.energy_share * s.pue              as facility_energy_kwh,
+    s.pue,
+    gi.gco2e_per_kwh_location,
+    gi.gco2e_per_kwh_market,
+    case when e.gpu_energy_kwh is null then 0 else
+        {{ grams_to_kg('e.gpu_energy_kwh * x.energy_share * s.pue * gi.gco2e_per_kwh_location') }} end as carbon_kgco2e_location,
+    case when e.gpu_energy_kwh is null then 0 else
+        {{ grams_to_kg('e.gpu_energy_kwh * x.energy_share * s.pue * gi.gco2e_per_kwh_market') }} end   as carbon_kgco2e_market,
+    gi.intensity_source,
+    gi.market_basis,
+    x.total_latency_ms,
+    {{ safe_divide('x.total_latency_ms', 'x.requests') }}              as avg_latency_ms,
+    e.avg_utilization_gpu_pct,
+    coalesce(e.energy_method, 'no_telemetry')                           as energy_method,
+    coalesce(e.is_allocated, true)                                      as is_allocated
+from rows_ x
+left join energy e on e.hour_utc = x.hour_utc and e.deployment_id = x.deployment_id
+left join deployments d on d.deployment_id = x.deployment_id
+left join hosts h on h.host = coalesce(e.host, d.host)
+left join sites s on s.site_id = coalesce(e.site_id, h.site_id)
+left join {{ ref('int_site_hour_grid_intensity') }} gi
+  on gi.site_id = s.site_id and gi.hour_utc = x.hour_utc

@@ -1,0 +1,21 @@
+-- One row per UTC day x deployment x model.
+-- carbon_gco2e_per_inference   = carbon_kgco2e_location x 1000 / successful_requests
+-- carbon_gco2e_per_1k_requests = carbon_kgco2e_location x 1000 x 1000 / requests
+-- Location-based carbon of facility energy (GPU energy x PUE x grid intensity); failed requests
+-- count in the per-1k figure and not in the per-inference one, so failures raise the latter.
+with daily as (
+    select
+        date_day, deployment_id, model_id,
+        sum(requests)                as requests,
+        sum(successful_requests)     as successful_requests,
+        sum(carbon_kgco2e_location)  as carbon_kgco2e_location,
+        sum(carbon_kgco2e_market)    as carbon_kgco2e_market
+    from {{ ref('inference_energy_fact') }}
+    where is_allocated
+    group by date_day, deployment_id, model_id
+)
+select
+    *,
+    {{ per_thousand('carbon_kgco2e_location', 'successful_requests') }}              as carbon_gco2e_per_inference,
+    {{ per_thousand('carbon_kgco2e_location * 1000.0', 'requests') }}                as carbon_gco2e_per_1k_requests
+from daily

@@ -1,0 +1,8 @@
+-- One row per grid zone and UTC hour from the hourly drops.
+select
+    zone,
+    hour_utc,
+    gco2e_per_kwh_location,
+    gco2e_per_kwh_market,
+    _source_file
+from {{ source('raw', 'grid_intensity_hourly') }}

@@ -1,0 +1,23 @@
+-- One row per GPU telemetry sample. A GPU is identified by host and index (and MIG instance).
+select
+    host || '/' || cast(gpu_index as {{ dbt.type_string() }})
+        || coalesce('/mig' || mig_instance, '')              as gpu_key,
+    host,
+    gpu_index,
+    gpu_uuid,
+    gpu_name,
+    mig_instance,
+    sample_ts_utc,
+    sample_date,
+    power_w,
+    energy_counter_mj,
+    utilization_gpu_pct,
+    utilization_memory_pct,
+    memory_used_mib,
+    memory_total_mib,
+    power_limit_w,
+    temperature_c,
+    source_format,
+    _source_file,
+    _source_line
+from {{ source('raw', 'gpu_telemetry_samples') }}
