@@ -78,9 +78,9 @@ def _ingest(source: FileSource, day: date, parsers: dict[str, Parser], load_id: 
         reject_parts.append(rejects)
         log.info("%s: %d rows, %d rejected", lf.rel, rows.num_rows, rejects.num_rows)
 
-    all_rows = pa.concat_tables(row_parts) if row_parts else rt.empty(source.table)  # noqa: F841
-    all_rejects = (pa.concat_tables(reject_parts) if reject_parts  # noqa: F841
-                   else REJECT_SCHEMA.append(pa.field("partition_date", pa.date32())).append(pa.field("_source_file", pa.string())).empty_table())
+    reject_schema = REJECT_SCHEMA.append(pa.field("partition_date", pa.date32())).append(pa.field("_source_file", pa.string()))
+    con.register("all_rows", pa.concat_tables(row_parts) if row_parts else rt.empty(source.table))
+    con.register("all_rejects", pa.concat_tables(reject_parts) if reject_parts else reject_schema.empty_table())
     key = ", ".join(source.key)
     con.execute(
         f"""
@@ -91,7 +91,7 @@ def _ingest(source: FileSource, day: date, parsers: dict[str, Parser], load_id: 
         [day],
     )
     loaded_at = _utcnow()
-    data = fetch_arrow(con, f"SELECT * EXCLUDE (_copy), CAST({source.ts_column} AS DATE) AS {source.table.partition_column}, ? AS _load_id, ? AS _loaded_at FROM day_rows WHERE _copy = 1 ORDER BY {source.ts_column}, _source_file, _source_line",
+    data = fetch_arrow(con, f"SELECT * EXCLUDE (_copy, {source.table.partition_column}, _load_id, _loaded_at), CAST({source.ts_column} AS DATE) AS {source.table.partition_column}, ? AS _load_id, ? AS _loaded_at FROM day_rows WHERE _copy = 1 ORDER BY {source.ts_column}, _source_file, _source_line",
         [load_id, loaded_at],)
     quarantine = fetch_arrow(con, f"""
         SELECT ? AS source, partition_date, reason, raw_record, _source_file, _source_line, ? AS _load_id, ? AS _loaded_at

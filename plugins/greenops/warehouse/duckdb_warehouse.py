@@ -75,7 +75,7 @@ class DuckDBWarehouse:
     def _ensure(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
         for table in ALL_TABLES:
-            template = empty(table)  # noqa: F841  (read by DuckDB's replacement scan)
+            con.register("template", empty(table))
             con.execute(
                 f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{_quote(table.name)} AS SELECT * FROM template"
             )
@@ -99,8 +99,9 @@ class DuckDBWarehouse:
                         where.append(f"{_quote(column)} = ?")
                         params.append(value)
                     con.execute(f"DELETE FROM {target}" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
-                    incoming = w.data  # noqa: F841  (read by DuckDB's replacement scan)
+                    con.register("incoming", w.data)
                     con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+                    con.unregister("incoming")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
