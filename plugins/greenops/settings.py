@@ -51,6 +51,8 @@ class Settings:
     dbt_profiles_dir: Path
     dbt_target: str  # GREENOPS_DBT_TARGET, defaults to the warehouse kind
     max_power_gap_s: float  # GREENOPS_MAX_POWER_GAP_S: longest gap between power samples we integrate over
+    task_retries: int  # GREENOPS_TASK_RETRIES: Airflow retries per task (the demo and tests use 0)
+    retry_delay_s: float  # GREENOPS_RETRY_DELAY_S: first retry delay, doubled each retry
 
     @property
     def dbt_manifest(self) -> Path:
@@ -72,6 +74,8 @@ def get_settings() -> Settings:
         dbt_profiles_dir=_path("GREENOPS_DBT_PROFILES_DIR", home / "dbt_project"),
         dbt_target=os.environ.get("GREENOPS_DBT_TARGET", kind),
         max_power_gap_s=_float("GREENOPS_MAX_POWER_GAP_S", 120.0),
+        task_retries=int(_float("GREENOPS_TASK_RETRIES", 2)),
+        retry_delay_s=_float("GREENOPS_RETRY_DELAY_S", 300.0),
     )
 
 
@@ -95,6 +99,10 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(s.home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        # Cosmos reports usage over the internet unless told not to; no telemetry leaves the machine.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_ANALYTICS": "false",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(s.home / "plugins"), os.environ.get("PYTHONPATH")])),
     }

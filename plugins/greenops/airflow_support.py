@@ -1,0 +1,99 @@
+"""What the DAG files share: Assets, default arguments, task wrappers and the Cosmos configuration.
+
+This is the one module of the package that imports Airflow; everything it calls is plain Python.
+Nothing here touches the network, the warehouse or dbt at import time, so DAG parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Asset
+
+from greenops.settings import WAREHOUSE_POOL, dbt_env, get_settings
+from greenops.sources.common import UnreadableFileError
+from greenops.sources.inventory import InventoryError
+
+log = logging.getLogger(__name__)
+
+# Assets: one per raw table the ingestion DAGs write. The transformation DAG is scheduled on them.
+RAW_GPU_TELEMETRY = Asset("greenops://raw/gpu_telemetry_samples", group="greenops_raw")
+RAW_INFERENCE_REQUESTS = Asset("greenops://raw/inference_requests", group="greenops_raw")
+RAW_GRID_INTENSITY = Asset("greenops://raw/grid_intensity_hourly", group="greenops_raw")
+RAW_INVENTORY = Asset("greenops://raw/inventory", group="greenops_raw")
+MARTS = Asset("greenops://marts", group="greenops_marts")
+
+
+def default_args() -> dict:
+    s = get_settings()
+    return {
+        "owner": "greenops",
+        "retries": s.task_retries,
+        "retry_delay": timedelta(seconds=s.retry_delay_s),
+        "retry_exponential_backoff": True,
+    }
+
+
+def warehouse_pool() -> str:
+    """Tasks that write the warehouse share this pool: one slot on DuckDB (one writer per file)."""
+    return WAREHOUSE_POOL
+
+
+def fail_fast_on_bad_input(fn):
+    """A file or inventory that cannot be read will not read better on retry: fail the task now,
+    with the message naming the file, instead of retrying."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (UnreadableFileError, InventoryError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    return wrapper
+
+
+def dbt_build_tasks(group_id: str = "dbt"):
+    """The dbt project as Airflow tasks, through Cosmos.
+
+    On the embedded DuckDB warehouse (one writing process per file) the whole project runs as one
+    ``dbt build`` task in one process: tests run right after their model inside dbt, and a failing
+    test skips everything downstream of it. On BigQuery the project is rendered from manifest.json
+    as one task per model (with its tests), in parallel. Nothing runs dbt at DAG-parse time.
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    s = get_settings()
+    env = dbt_env(s)
+    profile = ProfileConfig(
+        profile_name="greenops",
+        target_name=s.dbt_target,
+        profiles_yml_filepath=Path(s.dbt_profiles_dir) / "profiles.yml",
+    )
+    # dbt runs as a subprocess: when it exits, its hold on the DuckDB file is released with it.
+    common = {"install_deps": False, "env": env, "append_env": True, "invocation_mode": InvocationMode.SUBPROCESS,
+              "dbt_executable_path": str(Path(sys.executable).with_name("dbt"))}
+    if s.warehouse_kind == "duckdb":
+        return DbtBuildLocalOperator(
+            task_id=f"{group_id}_build",
+            project_dir=str(s.dbt_project_dir),
+            profile_config=profile,
+            pool=warehouse_pool(),
+            **common,
+        )
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(dbt_project_path=s.dbt_project_dir, manifest_path=s.dbt_manifest, env_vars=env),
+        profile_config=profile,
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.SUBPROCESS,
+                                         dbt_executable_path=common["dbt_executable_path"]),
+        operator_args={k: v for k, v in common.items() if k not in ("invocation_mode", "dbt_executable_path")},
+    )
