@@ -67,7 +67,7 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
         f"""
         CREATE OR REPLACE TEMP TABLE metric_rows AS
         SELECT ln, line, metric, labels, value_text, ts_ms,
-               try_cast(value_text AS DOUBLE) AS value,
+               CASE WHEN NOT isfinite(try_cast(value_text AS DOUBLE)) THEN NULL ELSE try_cast(value_text AS DOUBLE) END AS value,
                try_cast({_label('gpu')} AS INTEGER) AS gpu_index,
                {_label('UUID')} AS gpu_uuid,
                {_label('modelName')} AS gpu_name,

@@ -1,0 +1,46 @@
+"""DAG integrity: every DAG imports, has tags, retries and docs, and is cheap to parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"greenops_onprem", "greenops_transform"}
+
+
+@pytest.mark.parametrize("dag_id", ["greenops_onprem", "greenops_transform"])
+def test_tags_retries_docs(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert dag.tags and "greenops" in dag.tags
+    assert dag.doc_md and len(dag.doc_md) > 100
+    assert dag.default_args["retries"] >= 1
+    for task in dag.tasks:
+        assert task.retries >= 1, f"{task.task_id} has no retries"
+
+
+def test_every_warehouse_writer_takes_the_single_slot_pool(dagbag):
+    for dag_id in ("greenops_onprem", "greenops_transform"):
+        for task in dagbag.dags[dag_id].tasks:
+            if task.task_id != "kpi_summary":
+                assert task.pool == "greenops_warehouse", task.task_id
+
+
+def test_ingestion_tasks_update_assets_the_transformation_listens_to(dagbag):
+    onprem = dagbag.dags["greenops_onprem"]
+    outlets = {o.uri for t in onprem.tasks for o in t.outlets}
+    assert {"greenops://raw/gpu_telemetry_samples", "greenops://raw/inference_requests"} <= outlets
+    schedule = repr(dagbag.dags["greenops_transform"].timetable.asset_condition)
+    assert "greenops://raw/gpu_telemetry_samples" in schedule and "greenops://raw/inference_requests" in schedule

@@ -1,0 +1,58 @@
+"""Request logs: good lines load, each kind of bad line is quarantined with its line and reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from greenops.sources import inference_logs
+from greenops.sources.common import describe, new_connection
+
+GOOD = {
+    "request_id": "r1", "timestamp": "2026-11-20T11:30:00.250+01:00", "latency_ms": 812.5,
+    "deployment": "chat", "model": "llama-3.1-8b", "project": "search", "prompt_tokens": 1200,
+    "completion_tokens": 300, "cached_prompt_tokens": 1000, "status": "success", "task_id": "t1",
+    "task_completed": True,
+}
+
+
+def _line(**changes):
+    row = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in row.items() if v is not ...})
+
+
+def test_lines_and_reasons(landing):
+    path = landing / "inference_logs" / "date=2026-11-20" / "chat.jsonl"
+    path.parent.mkdir(parents=True)
+    lines = [
+        _line(),  # 1
+        _line(request_id="r2", cached_prompt_tokens=..., task_id=..., task_completed=..., status="timeout"),  # 2
+        '{"request_id": "r3", "timestamp": "2026-11-',  # 3 truncated
+        _line(request_id="r4", completion_tokens=-5),  # 4
+        _line(request_id="r5", timestamp="2026-11-20T11:30:00"),  # 5 no offset
+        _line(request_id="r6", deployment="ghost"),  # 6
+        _line(request_id="r7", project=...),  # 7
+        "",  # 8
+        _line(request_id="r9", prompt_tokens="many"),  # 9
+        _line(request_id="r10", cached_prompt_tokens=5000),  # 10
+        "[1, 2]",  # 11
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    rows, rejects = inference_logs.parse(new_connection(), describe(landing, path), ["chat"])
+    got = rows.to_pylist()
+    assert [r["request_id"] for r in got] == ["r1", "r2"]
+    assert got[0]["request_ts_utc"] == datetime(2026, 11, 20, 10, 30, 0, 250000)
+    assert got[0]["cached_prompt_tokens"] == 1000
+    assert got[0]["task_completed"] is True
+    assert got[1]["cached_prompt_tokens"] == 0  # optional, defaults to 0
+    assert got[1]["task_id"] is None and got[1]["status"] == "timeout"
+    assert {r["_source_line"]: r["reason"] for r in rejects.to_pylist()} == {
+        3: "not a JSON object",
+        4: "negative token count",
+        5: "timestamp has no UTC offset: 2026-11-20T11:30:00",
+        6: "unknown deployment ghost (not in the fleet inventory)",
+        7: "missing required field project",
+        9: "token counts are not integers",
+        10: "cached_prompt_tokens above prompt_tokens",
+        11: "not a JSON object",
+    }

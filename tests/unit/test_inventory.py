@@ -1,0 +1,39 @@
+"""The fleet inventory: the demo's loads; mistakes fail naming the file and the entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from greenops.settings import PROJECT_ROOT
+from greenops.sources import inventory
+
+
+def test_demo_inventory():
+    inv = inventory.load(PROJECT_ROOT / "include" / "demo_fleet.yaml")
+    assert inv.host_timezones() == {
+        "fra1-gpu01": "Europe/Berlin", "fra1-gpu02": "Europe/Berlin",
+        "sea1-gpu01": "America/Los_Angeles", "sea1-gpu02": "America/Los_Angeles",
+    }
+    assert inv.deployment_names() == ["assist-8b-fra", "chat-70b-fra", "code-14b-sea", "summarize-24b-sea"]
+    assert inv.deployments.num_rows == 14  # 4 + 2 + 4 + 4 GPUs
+    budgets = {(r["project"], r["iso_week"]): r["carbon_budget_kgco2e"] for r in inv.projects.to_pylist()}
+    assert budgets[("code-assist", "*")] == 12 and budgets[("code-assist", "2026-W52")] == 6
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sites: [{site: a, pue: 1.2, grid_zone: DE, timezone: Mars/Base}]", "sites[0]: unknown timezone 'Mars/Base'"),
+        ("sites: [{site: a, pue: 0.8, grid_zone: DE}]", "PUE 0.8 outside 1.0-3.0"),
+        ("sites: [{site: a, pue: 1.2, grid_zone: DE}]\nhosts: [{host: h, site: b}]", "hosts[0]: unknown site 'b'"),
+        ("sites: [{site: a, pue: 1.2, grid_zone: DE}]\nhosts: [{host: h, site: a}]\n"
+         "deployments: [{deployment: d, model: m, project: p, host: h}]", "deployments[0] lists no gpus"),
+        ("sites: [", "not valid YAML"),
+    ],
+)
+def test_mistakes_name_file_and_entry(tmp_path, text, message):
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text)
+    with pytest.raises(inventory.InventoryError) as err:
+        inventory.load(path)
+    assert str(path) in str(err.value) and message in str(err.value)
