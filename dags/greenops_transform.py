@@ -4,8 +4,9 @@
 Scheduled on the raw Assets the ingestion DAGs update. Runs the dbt project through Cosmos: on
 the embedded DuckDB warehouse as one `dbt build` (one writer per file), on BigQuery one task per
 model rendered from `dbt_project/target/manifest.json`. Each model's tests run right after it and a
-failing test stops everything downstream, so broken numbers never reach the marts. Then logs the
-KPI summary and updates the marts Asset.
+failing test stops everything downstream, so broken numbers never reach the marts. On DuckDB the
+marts are then published as a read-only snapshot (`data/published/greenops.duckdb`, swapped in
+atomically) for analysts and BI tools. Finally the KPI summary is logged and the marts Asset updated.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from greenops import report
-from greenops.airflow_support import MARTS, default_args, RAW_GPU_TELEMETRY, RAW_INFERENCE_REQUESTS, dbt_build_tasks
+from greenops import publish, report
+from greenops.airflow_support import (
+    MARTS,
+    RAW_GPU_TELEMETRY,
+    RAW_INFERENCE_REQUESTS,
+    dbt_build_tasks,
+    default_args,
+    warehouse_pool,
+)
+from greenops.settings import get_settings
 
 
 @dag(
@@ -31,11 +40,18 @@ from greenops.airflow_support import MARTS, default_args, RAW_GPU_TELEMETRY, RAW
 def greenops_transform():
     dbt = dbt_build_tasks()
 
+    @task(pool=warehouse_pool())
+    def publish_snapshot():
+        # Analysts and BI tools read this copy, never the file the refresh writes (DuckDB only).
+        if get_settings().warehouse_kind != "duckdb":
+            return {"skipped": "the BigQuery warehouse serves readers itself"}
+        return publish.publish_snapshot()
+
     @task(outlets=[MARTS])
     def kpi_summary():
         return report.log_summary()
 
-    dbt >> kpi_summary()
+    dbt >> publish_snapshot() >> kpi_summary()
 
 
 greenops_transform()

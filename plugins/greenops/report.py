@@ -39,7 +39,9 @@ QUERIES = {
 def summary_tables(settings: Settings | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
     s = settings or get_settings()
     out = {}
-    with connect(s.warehouse_path, read_only=True) as con:
+    # the published snapshot when there is one: reading it never blocks (or waits for) a refresh
+    path = s.published_path if s.published_path.exists() else s.warehouse_path
+    with connect(path, read_only=True) as con:
         for title, sql in QUERIES.items():
             cur = con.execute(sql)
             out[title] = ([d[0] for d in cur.description], cur.fetchall())

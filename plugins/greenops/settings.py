@@ -44,7 +44,8 @@ class Settings:
 
     home: Path
     warehouse_kind: str  # GREENOPS_WAREHOUSE_KIND: "duckdb" (default) or "bigquery"
-    warehouse_path: Path  # GREENOPS_WAREHOUSE: the DuckDB file
+    warehouse_path: Path  # GREENOPS_WAREHOUSE: the DuckDB file the pipeline writes
+    published_path: Path  # GREENOPS_PUBLISHED_WAREHOUSE: the read-only snapshot analysts and BI read
     landing_dir: Path  # GREENOPS_LANDING_DIR
     fleet_file: Path  # GREENOPS_FLEET_FILE: the fleet inventory YAML
     dbt_project_dir: Path
@@ -68,6 +69,7 @@ def get_settings() -> Settings:
         home=home,
         warehouse_kind=kind,
         warehouse_path=_path("GREENOPS_WAREHOUSE", home / "data" / "warehouse.duckdb"),
+        published_path=_path("GREENOPS_PUBLISHED_WAREHOUSE", home / "data" / "published" / "greenops.duckdb"),
         landing_dir=_path("GREENOPS_LANDING_DIR", home / "data" / "landing"),
         fleet_file=_path("GREENOPS_FLEET_FILE", home / "include" / "demo_fleet.yaml"),
         dbt_project_dir=_path("GREENOPS_DBT_PROJECT_DIR", home / "dbt_project"),

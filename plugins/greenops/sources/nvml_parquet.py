@@ -38,7 +38,8 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
         if "energy_counter_mj" in cols
         else "CREATE OR REPLACE TEMP TABLE pq_checked AS SELECT *, NULL::DOUBLE AS energy_counter_mj, CASE WHEN sample_ts_utc IS NULL OR power_w IS NULL OR power_w < 0 THEN 'missing or negative power, or no timestamp' END AS reason FROM pq"
     )
-    samples = fetch_arrow(con, "SELECT * EXCLUDE (reason), coalesce(?, host) AS host, 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL"
+    # EXCLUDE host too: otherwise the result has two `host` columns and conform() cannot pick one.
+    samples = fetch_arrow(con, "SELECT * EXCLUDE (reason, host), coalesce(?, host) AS host, 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL"
         if "host" in cols
         else "SELECT * EXCLUDE (reason), ? AS host, 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL",
         [lf.host],)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -25,32 +26,42 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file."""
 
 
-@contextmanager
-def connect(path: Path, read_only: bool = False, attempts: int = 6, first_wait_s: float = 1.0):
-    """Open the warehouse, retrying with backoff while another process holds its lock.
+def retry_on_lock(open_fn, path: Path, max_wait_s: float | None = None, first_wait_s: float = 0.5):
+    """Call ``open_fn`` (which opens or attaches ``path``), retrying with backoff while another
+    process holds the file's lock.
 
-    DuckDB allows one writing process per file; its lock error names the holder's PID, which we
-    repeat in our message so the operator knows whom to look for.
+    DuckDB allows one writing process per file, and a writer blocks readers too. We wait (doubling
+    the pause up to 15 s) for at most ``max_wait_s`` (setting GREENOPS_LOCK_WAIT_S, default 600 s),
+    then fail with a message naming the process that holds the file (DuckDB's error has its PID).
     """
-    path = Path(path)
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    wait = first_wait_s
-    for attempt in range(1, attempts + 1):
+    if max_wait_s is None:
+        max_wait_s = float(os.environ.get("GREENOPS_LOCK_WAIT_S", "600"))
+    deadline = time.monotonic() + max_wait_s
+    wait, attempt = first_wait_s, 0
+    while True:
+        attempt += 1
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
+            return open_fn()
+        except (duckdb.IOException, duckdb.BinderException) as exc:
             if "lock" not in str(exc).lower():
                 raise
             pid = _LOCK_PID.search(str(exc))
             holder = f"process {pid.group(1)}" if pid else "another process"
-            msg = f"warehouse {path} is locked by {holder} (attempt {attempt}/{attempts})"
-            if attempt == attempts:
-                raise WarehouseLockedError(msg + f": {exc}") from exc
-            log.warning("%s; retrying in %.0f s", msg, wait)
+            msg = f"warehouse {path} is locked by {holder} (attempt {attempt})"
+            if time.monotonic() + wait > deadline:
+                raise WarehouseLockedError(f"{msg}; gave up after {max_wait_s:.0f} s: {exc}") from exc
+            log.warning("%s; retrying in %.1f s", msg, wait)
             time.sleep(wait)
-            wait *= 2
+            wait = min(wait * 2, 15.0)
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, max_wait_s: float | None = None, first_wait_s: float = 0.5):
+    """Open the warehouse (waiting out another process's lock, see ``retry_on_lock``); UTC session."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = retry_on_lock(lambda: duckdb.connect(str(path), read_only=read_only), path, max_wait_s, first_wait_s)
     try:
         con.execute("SET TimeZone = 'UTC'")
         yield con

@@ -1,0 +1,148 @@
+"""Where the collector's samples go on disk: hourly Parquet parts, written atomically, kept for N days.
+
+Layout (one folder per host and UTC date, the layout ``greenops.sources.nvml_parquet`` ingests)::
+
+    <root>/host=<host>/date=<YYYY-MM-DD>/nvml-<HH>-<part>.parquet
+
+Every flush writes a new part (never appends), first as ``.nvml-<HH>-<part>.parquet.tmp`` (the leading
+dot makes the ingestion skip it), then renames it into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+log = logging.getLogger("greenops.collector")
+
+#: The file contract: exactly the raw table ``gpu_telemetry_samples``'s sample columns (no partition,
+#: ``source_format`` or lineage column; the ingestion adds those). Timestamps are naive UTC.
+SAMPLE_SCHEMA = pa.schema(
+    [
+        pa.field("sample_ts_utc", pa.timestamp("us")),
+        pa.field("host", pa.string()),
+        pa.field("gpu_index", pa.int32()),
+        pa.field("gpu_uuid", pa.string()),
+        pa.field("gpu_name", pa.string()),
+        pa.field("power_w", pa.float64()),
+        pa.field("energy_counter_mj", pa.float64()),  # NVML total energy since driver load; NULL pre-Volta
+        pa.field("utilization_gpu_pct", pa.float64()),
+        pa.field("utilization_memory_pct", pa.float64()),
+        pa.field("memory_used_mib", pa.float64()),
+        pa.field("memory_total_mib", pa.float64()),
+        pa.field("power_limit_w", pa.float64()),
+        pa.field("temperature_c", pa.float64()),
+        pa.field("sm_clock_mhz", pa.float64()),
+        pa.field("mig_instance", pa.string()),
+    ]
+)
+
+_PART = re.compile(r"^nvml-(\d{2})-(\d+)\.parquet$")
+_DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_TMP = re.compile(r"^\.nvml-.*\.tmp$")
+
+
+def check_host(host: str) -> str:
+    """Return ``host`` if it can name a ``host=<host>`` folder; ValueError if empty, hidden or a path."""
+    if not host or host.startswith(".") or any(c in host for c in "/\\\0") or host != host.strip():
+        raise ValueError(f"host name {host!r} cannot name a folder (empty, leading dot, slash or spaces)")
+    return host
+
+
+class PartWriter:
+    """Writes one host's Parquet parts under ``root`` and enforces retention.
+
+    ``root`` is the collector's output folder (created when missing); ``retention_days`` >= 1 is how
+    many UTC days before today are kept (ValueError otherwise).
+    """
+
+    def __init__(self, root: Path, host: str, retention_days: int):
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be at least 1, not {retention_days}")
+        self.host_dir = Path(root) / f"host={check_host(host)}"
+        self.retention_days = retention_days
+
+    def write(self, table: pa.Table, hour_utc: datetime) -> Path:
+        """Write ``table`` (SAMPLE_SCHEMA, all rows in the UTC hour ``hour_utc``) as a new part.
+
+        Returns the final path. An OSError (disk full, permissions) propagates and leaves at most a
+        dot-prefixed ``.tmp`` file behind, which the ingestion ignores and the next start removes.
+        """
+        folder = self.host_dir / f"date={hour_utc.date().isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"nvml-{hour_utc:%H}-{self._next_part(folder, hour_utc.hour):04d}.parquet"
+        tmp, final = folder / f".{name}.tmp", folder / name
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f, compression="zstd")
+            f.flush()
+            # On disk before the rename: after a power cut the name never points at an empty file.
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(folder)
+        return final
+
+    def sweep(self, today_utc: date) -> list[Path]:
+        """Delete this host's ``date=`` folders older than ``today_utc - retention_days``; returns them.
+
+        Folders whose name is not a valid ``date=YYYY-MM-DD`` are left alone; a folder that cannot be
+        deleted is logged and retried at the next sweep.
+        """
+        oldest_kept = today_utc - timedelta(days=self.retention_days)
+        removed = []
+        for folder in self._date_dirs():
+            day = _folder_date(folder)
+            if day is not None and day < oldest_kept:
+                try:
+                    shutil.rmtree(folder)
+                    removed.append(folder)
+                except OSError as exc:
+                    log.warning("retention: cannot delete %s: %s", folder, exc)
+        if removed:
+            log.info("retention: deleted %d folder(s) older than %s", len(removed), oldest_kept)
+        return removed
+
+    def remove_stale_tmp(self) -> list[Path]:
+        """Delete ``.nvml-*.tmp`` files a crashed run left (called at start, when no write is running)."""
+        stale = [p for folder in self._date_dirs() for p in folder.iterdir() if _TMP.match(p.name)]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            log.info("removed %d unfinished temporary file(s) from an earlier run", len(stale))
+        return stale
+
+    def _date_dirs(self) -> list[Path]:
+        if not self.host_dir.is_dir():
+            return []
+        return [p for p in self.host_dir.iterdir() if p.is_dir() and _DATE_DIR.match(p.name)]
+
+    @staticmethod
+    def _next_part(folder: Path, hour: int) -> int:
+        # Scan rather than count in memory, so a restart within the hour never overwrites a part.
+        parts = [int(m.group(2)) for p in folder.iterdir() if (m := _PART.match(p.name)) and int(m.group(1)) == hour]
+        return max(parts, default=-1) + 1
+
+
+def _folder_date(folder: Path) -> date | None:
+    try:
+        return date.fromisoformat(_DATE_DIR.match(folder.name).group(1))
+    except ValueError:
+        return None
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory, which is harmless.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

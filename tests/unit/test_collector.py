@@ -1,0 +1,372 @@
+"""The NVML collector against a scripted fake NVML: values and units in the files it writes (read back
+through the ingestion's own parser), missing energy counters, counter resets, a GPU falling off the
+bus, atomic part files, hour and day boundaries, retention, MIG, SIGTERM, and a real GPU where one exists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from greenops import raw_tables as rt
+from greenops.collector import nvml, storage
+from greenops.collector.fake_nvml import FakeGpu, FakeMig, FakeNvml
+from greenops.collector.storage import SAMPLE_SCHEMA
+from greenops.sources import nvml_parquet
+from greenops.sources.common import describe, new_connection
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 20, 10, 15, 0, 250_000, tzinfo=timezone.utc)
+GIB = 1024**3
+
+
+@pytest.fixture()
+def fake(monkeypatch) -> FakeNvml:
+    """Three scripted GPUs, installed where the collector looks NVML up."""
+    f = FakeNvml(gpus=[
+        FakeGpu(uuid="GPU-0000", power_mw=250_500, energy_mj=5_000_000, util_gpu_pct=75, util_memory_pct=40,
+                memory_used_b=20 * GIB, memory_total_b=80 * GIB, temperature_c=55, sm_clock_mhz=1755,
+                power_limit_mw=700_000),
+        FakeGpu(uuid="GPU-0001", name="NVIDIA H100 80GB HBM3", power_mw=120_000, energy_mj=7_000_000),
+        FakeGpu(uuid="GPU-0002", name="NVIDIA H100 80GB HBM3", power_mw=90_000, energy_mj=9_000_000),
+    ])
+    monkeypatch.setattr(nvml, "pynvml", f)
+    return f
+
+
+@pytest.fixture()
+def out(tmp_path) -> Path:
+    return tmp_path / "landing" / "gpu_telemetry"
+
+
+def _collector(out: Path, **kw) -> nvml.Collector:
+    c = nvml.Collector(out, "gpu-node-1", **kw)
+    c.start()
+    return c
+
+
+def _tick(c: nvml.Collector, now: datetime) -> list[dict]:
+    rows = c.sample_once(now)
+    c.record(rows)
+    return rows
+
+
+def _parts(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.parquet"))
+
+
+def _ingest(out: Path) -> list[dict]:
+    """Every part read back through the ingestion's parser (as the telemetry DAG does); no rejects."""
+    landing, rows = out.parent, []
+    for path in _parts(out):
+        samples, rejects = nvml_parquet.parse(new_connection(), describe(landing, path))
+        assert rejects.num_rows == 0, rejects.to_pylist()
+        rows += rt.conform(rt.GPU_TELEMETRY, samples).to_pylist()  # what lands in raw.gpu_telemetry_samples
+    return sorted(rows, key=lambda r: (r["sample_ts_utc"], r["gpu_index"], r["mig_instance"] or ""))
+
+
+def test_file_columns_are_the_raw_tables_sample_columns():
+    not_in_files = {"sample_date", "source_format"} | {f.name for f in rt.LINEAGE}
+    expected = pa.schema([f for f in rt.GPU_TELEMETRY.schema if f.name not in not_in_files])
+    assert SAMPLE_SCHEMA.equals(expected)
+
+
+def test_values_and_units_survive_the_ingestion(fake, out):
+    c = _collector(out)
+    _tick(c, T0)
+    path = c.flush()
+    assert path == out / "host=gpu-node-1" / "date=2026-11-20" / "nvml-10-0000.parquet"
+    assert pq.read_schema(path).equals(SAMPLE_SCHEMA)
+
+    rows = _ingest(out)
+    assert [r["gpu_index"] for r in rows] == [0, 1, 2]
+    r = rows[0]
+    assert r["sample_ts_utc"] == datetime(2026, 11, 20, 10, 15, 0, 250_000)  # naive UTC, microseconds kept
+    assert r["sample_date"] == date(2026, 11, 20)
+    assert (r["host"], r["gpu_uuid"], r["gpu_name"]) == ("gpu-node-1", "GPU-0000", "NVIDIA H100 80GB HBM3")
+    assert r["power_w"] == 250.5  # 250 500 mW
+    assert r["energy_counter_mj"] == 5_000_000  # mJ, as NVML counts
+    assert (r["utilization_gpu_pct"], r["utilization_memory_pct"]) == (75, 40)
+    assert (r["memory_used_mib"], r["memory_total_mib"]) == (20 * 1024, 80 * 1024)  # bytes -> MiB
+    assert r["power_limit_w"] == 700.0  # 700 000 mW
+    assert (r["temperature_c"], r["sm_clock_mhz"]) == (55, 1755)
+    assert r["mig_instance"] is None
+    assert r["source_format"] == "nvml_parquet"
+    assert r["_source_file"] == "gpu_telemetry/host=gpu-node-1/date=2026-11-20/nvml-10-0000.parquet"
+
+    # the parser changes no value: the file read directly holds the same rows
+    direct = pq.read_table(path).to_pylist()
+    assert [{k: row[k] for k in SAMPLE_SCHEMA.names} for row in rows] == direct
+
+
+def test_gpu_without_energy_counter_keeps_power(fake, out):
+    fake.gpus[1].energy_mj = None  # pre-Volta: NVML answers NotSupported
+    c = _collector(out)
+    _tick(c, T0)
+    c.flush()
+    rows = _ingest(out)
+    assert [(r["gpu_index"], r["power_w"], r["energy_counter_mj"]) for r in rows] == [
+        (0, 250.5, 5_000_000), (1, 120.0, None), (2, 90.0, 9_000_000)]
+
+
+def test_energy_counter_reset_is_written_as_read(fake, out):
+    c = _collector(out)
+    fake.gpus[0].energy_mj = 9_000_000_000
+    _tick(c, T0)
+    fake.gpus[0].energy_mj = 1_500  # the driver reloaded: the counter restarts near zero
+    _tick(c, T0 + timedelta(seconds=1))
+    c.flush()
+    assert [r["energy_counter_mj"] for r in _ingest(out) if r["gpu_index"] == 0] == [9_000_000_000, 1_500]
+
+
+def test_lost_gpu_skips_one_tick_and_recovers(fake, out, caplog):
+    c = _collector(out)
+    _tick(c, T0)
+    fake.gpus[1].lost = True  # fell off the bus: every call on it raises GpuIsLost
+    fake.handle_requests.clear()
+    rows = _tick(c, T0 + timedelta(seconds=1))
+    assert [r["gpu_index"] for r in rows] == [0, 2]
+    assert "GPU 1: GPU is lost (NVMLError_GpuIsLost)" in caplog.text
+
+    _tick(c, T0 + timedelta(seconds=2))  # still lost: skipped again, warned only once
+    assert caplog.text.count("GPU is lost") == 1
+
+    fake.gpus[1].lost = False
+    rows = _tick(c, T0 + timedelta(seconds=3))
+    assert [r["gpu_index"] for r in rows] == [0, 1, 2]
+    assert fake.handle_requests == [1, 1, 1]  # only the lost GPU's handle was re-acquired, every tick
+    assert "GPU 1 readable again" in caplog.text
+
+    c.flush()
+    seconds = [(r["sample_ts_utc"].second, r["gpu_index"]) for r in _ingest(out)]
+    assert seconds == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 2), (3, 0), (3, 1), (3, 2)]
+
+
+def test_gpu_with_neither_power_nor_energy_gives_no_row(fake, out):
+    fake.gpus[2].power_mw = fake.gpus[2].energy_mj = None  # the parser would reject such a row
+    c = _collector(out)
+    assert [r["gpu_index"] for r in _tick(c, T0)] == [0, 1]
+
+
+def test_flush_writes_a_new_part_atomically(fake, out, monkeypatch):
+    c = _collector(out)
+    renames = []
+    real_replace = os.replace
+
+    def spy_replace(src, dst):
+        src, dst = Path(src), Path(dst)
+        renames.append((src.name, dst.name, src.exists(), dst.exists()))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(storage.os, "replace", spy_replace)
+    _tick(c, T0)
+    first = c.flush()
+    before = first.read_bytes()
+    _tick(c, T0 + timedelta(seconds=1))
+    second = c.flush()
+    assert c.flush() is None  # nothing buffered: no empty file
+
+    # written under a dot-prefixed temporary name (the ingestion skips it), then renamed over nothing
+    assert renames == [(".nvml-10-0000.parquet.tmp", "nvml-10-0000.parquet", True, False),
+                       (".nvml-10-0001.parquet.tmp", "nvml-10-0001.parquet", True, False)]
+    assert first.read_bytes() == before  # never appended to
+    assert second.name == "nvml-10-0001.parquet"
+    assert sorted(p.name for p in first.parent.iterdir()) == ["nvml-10-0000.parquet", "nvml-10-0001.parquet"]
+
+    # a restart within the hour continues the numbering instead of overwriting part 0000
+    c.close()
+    c2 = _collector(out)
+    _tick(c2, T0 + timedelta(seconds=2))
+    assert c2.flush().name == "nvml-10-0002.parquet"
+
+
+def test_hour_and_day_boundaries_split_files(fake, out):
+    c = _collector(out)
+    _tick(c, datetime(2026, 11, 20, 22, 59, 59, tzinfo=timezone.utc))
+    _tick(c, datetime(2026, 11, 20, 23, 0, 0, tzinfo=timezone.utc))
+    _tick(c, datetime(2026, 11, 21, 0, 0, 0, tzinfo=timezone.utc))
+    # an aware time in another zone is stored as UTC
+    _tick(c, datetime(2026, 11, 21, 1, 30, tzinfo=timezone(timedelta(hours=1))))
+    c.flush()
+    assert [p.relative_to(out).as_posix() for p in _parts(out)] == [
+        "host=gpu-node-1/date=2026-11-20/nvml-22-0000.parquet",
+        "host=gpu-node-1/date=2026-11-20/nvml-23-0000.parquet",
+        "host=gpu-node-1/date=2026-11-21/nvml-00-0000.parquet",
+    ]
+    assert pq.read_table(_parts(out)[-1]).column("sample_ts_utc").to_pylist()[-1] == datetime(2026, 11, 21, 0, 30)
+
+
+def test_naive_time_is_refused(fake, out):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _collector(out).sample_once(datetime(2026, 11, 20, 10, 0))
+
+
+def test_retention_deletes_old_date_folders_and_stale_tmp(fake, out):
+    today = datetime.now(timezone.utc).date()
+    host_dir = out / "host=gpu-node-1"
+    for days_ago in (0, 3, 4, 30):
+        (host_dir / f"date={today - timedelta(days=days_ago)}").mkdir(parents=True)
+    (host_dir / "date=not-a-date").mkdir()
+    (host_dir / "notes").mkdir()
+    stale = host_dir / f"date={today}" / ".nvml-07-0003.parquet.tmp"  # a crash mid-write
+    stale.write_bytes(b"PAR1 half a file")
+    other_host = out / "host=other" / "date=2000-01-01"
+    other_host.mkdir(parents=True)
+
+    c = _collector(out, retention_days=3)  # start() sweeps
+    kept = sorted(p.name for p in host_dir.iterdir())
+    assert kept == sorted([f"date={today}", f"date={today - timedelta(days=3)}", "date=not-a-date", "notes"])
+    assert not stale.exists()
+    assert other_host.exists()  # only this host's folders are ours to delete
+
+    # and after each flush
+    (host_dir / f"date={today - timedelta(days=10)}").mkdir()
+    _tick(c, datetime.now(timezone.utc))
+    c.flush()
+    assert not (host_dir / f"date={today - timedelta(days=10)}").exists()
+
+
+def test_mig_rows(fake, out):
+    fake.gpus[0].mig = [FakeMig(1, "MIG-aaaa", memory_used_b=2 * GIB), FakeMig(1, "MIG-aaaa-ci1"),
+                        FakeMig(2, "MIG-bbbb", memory_used_b=5 * GIB)]
+    # default: one row per board, so the warehouse counts the board's energy once
+    board = [r for r in _tick(_collector(out), T0) if r["gpu_index"] == 0]
+    assert [(r["mig_instance"], r["gpu_uuid"], r["power_w"], r["utilization_gpu_pct"]) for r in board] == [
+        (None, "GPU-0000", 250.5, None)]  # NVML reports no utilization for a MIG-enabled board
+
+    c = _collector(out / "instances", mig_rows="instances")
+    rows = [r for r in _tick(c, T0) if r["gpu_index"] == 0]
+    # one row per GPU instance (two compute instances of instance 1 give one row), parent's power/energy
+    assert [(r["mig_instance"], r["gpu_uuid"], r["memory_used_mib"], r["power_w"], r["energy_counter_mj"])
+            for r in rows] == [("1", "MIG-aaaa", 2048, 250.5, 5_000_000), ("2", "MIG-bbbb", 5120, 250.5, 5_000_000)]
+    c.flush()
+    assert [r["mig_instance"] for r in _ingest(out / "instances") if r["gpu_index"] == 0] == ["1", "2"]
+
+    fake.gpus[0].mig = []  # MIG enabled, no instance created yet: the board row
+    assert [r["mig_instance"] for r in c.sample_once(T0) if r["gpu_index"] == 0] == [None]
+
+
+def test_failed_write_keeps_the_buffer(fake, out, monkeypatch):
+    c = _collector(out)
+    _tick(c, T0)
+
+    def disk_full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(storage.pq, "write_table", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            c.flush()
+    assert c.buffered_rows == 3
+    assert pq.read_table(c.flush()).num_rows == 3
+
+
+def test_run_samples_at_the_interval_and_stop_flushes(fake, out):
+    c = nvml.Collector(out, "gpu-node-1", flush_interval_s=60)
+    threading.Timer(0.55, c.stop).start()
+    started = time.monotonic()
+    assert c.run(interval_s=0.1) == 0
+    assert time.monotonic() - started < 1.5  # stop() is seen within a nap
+    assert not fake.initialized  # NVML shut down
+    rows = _ingest(out)  # the final flush wrote the buffer although flush_interval_s never elapsed
+    assert 4 * 3 <= len(rows) <= 7 * 3
+
+
+def test_run_gives_up_when_no_gpu_is_readable(fake, out):
+    for gpu in fake.gpus:
+        gpu.lost = True
+    c = nvml.Collector(out, "gpu-node-1", give_up_after_s=0.3)
+    assert c.run(interval_s=0.05, duration_s=10) == 3
+
+
+def test_nvml_unavailable_exits_2(monkeypatch, out):
+    import pynvml
+
+    class NoDriver(FakeNvml):
+        def nvmlInit(self):
+            raise pynvml.NVMLError_LibraryNotFound()
+
+    monkeypatch.setattr(nvml, "pynvml", NoDriver(0))
+    assert nvml.main(["--dir", str(out), "--duration", "1"]) == 2
+
+
+def test_cli_defaults_and_bad_flags(monkeypatch, tmp_path):
+    monkeypatch.setenv("GREENOPS_COLLECTOR_DIR", str(tmp_path / "x"))
+    args = nvml.parse_args([])
+    assert (args.dir, args.interval, args.flush_interval, args.retention_days, args.duration) == (
+        tmp_path / "x", 1.0, 60.0, 14, None)
+    monkeypatch.delenv("GREENOPS_COLLECTOR_DIR")
+    assert nvml.parse_args([]).dir == Path("data/landing/gpu_telemetry")
+    for bad in (["--interval", "0"], ["--retention-days", "0"], ["--host", "a/b"], ["--flush-interval", "-1"]):
+        with pytest.raises(SystemExit):
+            nvml.parse_args(bad)
+
+
+_FAKE_MAIN = """
+import sys
+from greenops.collector import nvml
+from greenops.collector.fake_nvml import FakeNvml
+nvml.pynvml = FakeNvml(2, live=True)
+sys.exit(nvml.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_flushes_and_exits_0(out, sig):
+    # the real entry point and a real signal, in a child process with the fake NVML
+    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
+    proc = subprocess.Popen([sys.executable, "-c", _FAKE_MAIN, "--dir", str(out), "--host", "n1",
+                             "--interval", "0.1", "--flush-interval", "600"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.3)  # let it start and collect a few ticks
+        if (out / "host=n1").exists():
+            break
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    rows = _ingest(out)  # nothing was flushed before the signal: these rows come from the final flush
+    assert len(rows) >= 4 and {r["gpu_index"] for r in rows} == {0, 1}
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+
+def test_python_dash_m_entry_point_help():
+    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
+    res = subprocess.run([sys.executable, "-m", "greenops.collector", "--help"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "--flush-interval" in res.stdout
+
+
+@pytest.mark.gpu
+def test_real_nvml_collects_for_3_seconds(tmp_path):
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        pytest.skip(f"no NVML here: {exc}")
+    count = pynvml.nvmlDeviceGetCount()
+    pynvml.nvmlShutdown()
+    if count == 0:
+        pytest.skip("NVML works but sees no GPU")
+    out = tmp_path / "landing" / "gpu_telemetry"
+    c = nvml.Collector(out, "real-host")
+    assert c.run(interval_s=1.0, duration_s=3) == 0
+    rows = _ingest(out)
+    assert {r["gpu_index"] for r in rows} == set(range(count))
+    assert all(r["power_w"] is not None and 0 < r["power_w"] < 2000 for r in rows)
+    assert all(re.match(r"^(GPU|MIG)-", r["gpu_uuid"]) for r in rows)
+    assert all(r["memory_total_mib"] > 0 for r in rows)
