@@ -19,7 +19,15 @@ select
     memory_gb,
     tdp_w,
     idle_w,
+    embodied_kgco2e,
+    lifetime_years,
+    purchase_usd,
+    -- straight-line amortization over the GPU's life (8,760 hours a year)
+    embodied_kgco2e / (lifetime_years * 8760)   as embodied_kgco2e_per_gpu_hour,
+    purchase_usd / (lifetime_years * 8760)      as amortized_usd_per_gpu_hour,
     tdp_source,
-    idle_source
+    idle_source,
+    embodied_source,
+    cost_source
 from matched
 where rank_ = 1

@@ -57,7 +57,9 @@ rows_ as (
 ),
 
 sites as (select * from {{ ref('stg_inventory__sites') }}),
-hosts as (select * from {{ ref('stg_inventory__hosts') }})
+hosts as (select * from {{ ref('stg_inventory__hosts') }}),
+costs as (select * from {{ ref('int_deployment_costs_hourly') }}),
+hardware as (select * from {{ ref('dim_hardware') }})
 
 select
     {{ dbt.hash(dbt.concat(["cast(x.hour_utc as " ~ dbt.type_string() ~ ")", "'|'", "x.deployment_id", "'|'", "x.model_id", "'|'", "x.project_id"])) }} as fact_key,
@@ -91,6 +93,15 @@ select
         {{ grams_to_kg('e.gpu_energy_kwh * x.energy_share * s.pue * gi.gco2e_per_kwh_market') }} end   as carbon_kgco2e_market,
     gi.intensity_source,
     gi.market_basis,
+    coalesce(e.gpu_hours, 0) * x.energy_share                           as gpu_hours,
+    coalesce(e.low_util_gpu_hours, 0) * x.energy_share                  as low_util_gpu_hours,
+    coalesce(e.low_util_gpu_energy_kwh, 0) * x.energy_share             as low_util_gpu_energy_kwh,
+    -- embodied emissions of the GPUs, amortized per GPU-hour over their life (SCI's M)
+    coalesce(e.gpu_hours * hw.embodied_kgco2e_per_gpu_hour, 0) * x.energy_share as embodied_kgco2e,
+    coalesce(c.hardware_cost_usd, 0) * x.energy_share                   as hardware_cost_usd,
+    coalesce(c.energy_cost_usd, 0) * x.energy_share                     as energy_cost_usd,
+    coalesce(c.cloud_cost_usd, 0) * x.energy_share                      as cloud_cost_usd,
+    coalesce(c.cost_usd, 0) * x.energy_share                            as cost_usd,
     x.total_latency_ms,
     {{ safe_divide('x.total_latency_ms', 'x.requests') }}              as avg_latency_ms,
     e.avg_utilization_gpu_pct,
@@ -103,3 +114,5 @@ left join hosts h on h.host = coalesce(e.host, d.host)
 left join sites s on s.site_id = coalesce(e.site_id, h.site_id)
 left join {{ ref('int_site_hour_grid_intensity') }} gi
   on gi.site_id = s.site_id and gi.hour_utc = x.hour_utc
+left join costs c on c.deployment_id = x.deployment_id and c.hour_utc = x.hour_utc
+left join hardware hw on hw.hardware_id = e.gpu_name
