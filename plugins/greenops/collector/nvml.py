@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -83,8 +83,8 @@ class Collector:
         self._started = True
         count = pynvml.nvmlDeviceGetCount()
         self._gpus = [None] * count
-        log.info("NVML driver %s: %d GPU(s) on host %s, writing to %s", _text(_optional(pynvml.nvmlSystemGetDriverVersion)),
-                 count, self.host, self.writer.host_dir)
+        driver = _text(_optional(pynvml.nvmlSystemGetDriverVersion))
+        log.info("NVML driver %s: %d GPU(s) on host %s, writing to %s", driver, count, self.host, self.writer.host_dir)
         self.writer.remove_stale_tmp()
         self.writer.sweep(_utcnow().date())
 

@@ -91,12 +91,17 @@ class PartWriter:
     def sweep(self, today_utc: date) -> list[Path]:
         """Delete this host's ``date=`` folders older than ``today_utc - retention_days``; returns them.
 
-        Folders whose name is not a valid ``date=YYYY-MM-DD`` are left alone; a folder that cannot be
-        deleted is logged and retried at the next sweep.
+        Folders whose name is not a valid ``date=YYYY-MM-DD`` are left alone. Never raises: a folder
+        that cannot be listed or deleted is logged and retried at the next sweep.
         """
         oldest_kept = today_utc - timedelta(days=self.retention_days)
         removed = []
-        for folder in self._date_dirs():
+        try:
+            folders = self._date_dirs()
+        except OSError as exc:
+            log.warning("retention: cannot list %s: %s", self.host_dir, exc)
+            return removed
+        for folder in folders:
             day = _folder_date(folder)
             if day is not None and day < oldest_kept:
                 try:
