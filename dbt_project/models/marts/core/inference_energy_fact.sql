@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'project_id', 'model_id'])) }}
+
 -- One row per UTC hour x deployment x model x project.
 -- A deployment-hour's GPU energy is split across the (model, project) rows that sent requests in
 -- that hour by their share of weighted tokens (by request count when no row has tokens). A
@@ -116,3 +118,4 @@ left join {{ ref('int_site_hour_grid_intensity') }} gi
   on gi.site_id = s.site_id and gi.hour_utc = x.hour_utc
 left join costs c on c.deployment_id = x.deployment_id and c.hour_utc = x.hour_utc
 left join hardware hw on hw.hardware_id = e.gpu_name
+where {{ in_run_interval('cast(x.hour_utc as date)') }}

@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+
 -- One row per UTC day x deployment x model.
 -- carbon_gco2e_per_inference   = carbon_kgco2e_location x 1000 / successful_requests
 -- carbon_gco2e_per_1k_requests = carbon_kgco2e_location x 1000 x 1000 / requests
@@ -13,7 +15,7 @@ with daily as (
         sum(carbon_kgco2e_location)  as carbon_kgco2e_location,
         sum(carbon_kgco2e_market)    as carbon_kgco2e_market
     from {{ ref('inference_energy_fact') }}
-    where is_allocated
+    where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id
 )
 select

@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+
 -- One row per UTC day x deployment x model, for every deployment with a cost.
 -- cost_usd_per_1k_inferences    = cost_usd x 1000 / successful_requests
 -- cost_usd_per_million_tokens   = cost_usd x 1e6 / (prompt_tokens + completion_tokens)
@@ -14,7 +16,7 @@ with daily as (
         sum(cloud_cost_usd)      as cloud_cost_usd,
         sum(cost_usd)            as cost_usd
     from {{ ref('inference_energy_fact') }}
-    where is_allocated
+    where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id
 )
 select

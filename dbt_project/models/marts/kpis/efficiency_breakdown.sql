@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+
 -- One row per UTC day x deployment x model: the drivers that explain energy per token.
 -- avg_batch_size        = sum(request latency) / (GPU-hours x 3600 s): requests in flight per GPU
 --                         on average (Little's law: concurrency = busy time / elapsed time)
@@ -18,7 +20,7 @@ with daily as (
         sum(f.carbon_kgco2e_location)      as carbon_kgco2e_location,
         {{ safe_divide('sum(f.avg_utilization_gpu_pct * f.gpu_hours)', 'sum(case when f.avg_utilization_gpu_pct is not null then f.gpu_hours end)') }} as avg_utilization_gpu_pct
     from {{ ref('inference_energy_fact') }} f
-    where f.is_allocated
+    where f.is_allocated and {{ in_run_interval('f.date_day') }}
     group by f.date_day, f.deployment_id, f.model_id
 )
 select

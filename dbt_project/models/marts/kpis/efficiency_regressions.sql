@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id'])) }}
+
 -- One row per UTC day x deployment x metric that regressed: the day's value is worse than the mean
 -- of the deployment's previous 7 days (with data) by more than var regression_threshold_pct.
 -- Metrics: gpu_kwh_per_million_tokens and carbon_gco2e_per_inference (higher is worse).
@@ -76,3 +78,4 @@ select
     grid_intensity_rise * 100.0  as grid_intensity_rise_pct
 from scored
 where change_pct > {{ var('regression_threshold_pct') }}
+  and {{ in_run_interval('date_day') }}

@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+
 -- One row per UTC day x deployment x model.
 -- gpu_wh_per_completed_task      = gpu_energy_kwh x 1000 / completed_tasks
 -- facility_wh_per_completed_task = facility_energy_kwh x 1000 / completed_tasks
@@ -12,7 +14,7 @@ with daily as (
         sum(gpu_energy_kwh)      as gpu_energy_kwh,
         sum(facility_energy_kwh) as facility_energy_kwh
     from {{ ref('inference_energy_fact') }}
-    where is_allocated
+    where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id
 )
 select

@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id'])) }}
+
 -- One row per UTC day x deployment (unallocated GPUs included: all of their energy is waste).
 -- A GPU-hour is idle when its mean utilization is below var idle_utilization_pct (default 10 %).
 -- idle_gpu_energy_kwh  = GPU energy of idle GPU-hours;  idle_facility_energy_kwh = x PUE
@@ -11,6 +13,7 @@ with rows_ as (
         hardware_cost_usd * {{ safe_divide('low_util_gpu_hours', 'gpu_hours') }} as idle_hardware_cost_usd,
         energy_cost_usd * {{ safe_divide('low_util_gpu_energy_kwh', 'gpu_energy_kwh') }} as idle_energy_cost_usd
     from {{ ref('inference_energy_fact') }}
+    where {{ in_run_interval('date_day') }}
 )
 select
     date_day,

@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+
 -- One row per UTC day x deployment x model.
 -- Software Carbon Intensity (ISO/IEC 21031:2024): SCI = (E x I + M) per R, with
 --   E x I = facility energy (GPU energy x PUE) x location-based grid intensity = carbon_kgco2e_location
@@ -12,7 +14,7 @@ with daily as (
         sum(carbon_kgco2e_location)  as operational_kgco2e,
         sum(embodied_kgco2e)         as embodied_kgco2e
     from {{ ref('inference_energy_fact') }}
-    where is_allocated
+    where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id
 )
 select

@@ -1,3 +1,5 @@
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+
 -- One row per UTC day x deployment x model x hardware (GPU model).
 -- tokens_per_joule        = (prompt_tokens + completion_tokens) / (gpu_energy_kwh x 3.6e6)
 -- output_tokens_per_joule = completion_tokens / (gpu_energy_kwh x 3.6e6)
@@ -9,7 +11,7 @@ with daily as (
         sum(completion_tokens)  as completion_tokens,
         sum(gpu_energy_kwh)     as gpu_energy_kwh
     from {{ ref('inference_energy_fact') }}
-    where is_allocated
+    where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id, gpu_name
 )
 select
