@@ -23,6 +23,7 @@ from greenops.airflow_support import (
     RAW_INFERENCE_REQUESTS,
     RAW_INVENTORY,
     fail_fast_on_bad_input,
+    record_loaded_days,
     warehouse_pool,
 )
 
@@ -45,18 +46,21 @@ def greenops_onprem():
 
     @task(outlets=[RAW_GPU_TELEMETRY], pool=warehouse_pool())
     @fail_fast_on_bad_input
-    def gpu_telemetry(data_interval_start=None, run_id=None):
-        return ingest.ingest_gpu_telemetry(data_interval_start.date(), load_id=run_id)
+    def gpu_telemetry(data_interval_start=None, run_id=None, outlet_events=None):
+        summary = ingest.ingest_gpu_telemetry(data_interval_start.date(), load_id=run_id)
+        return record_loaded_days(outlet_events, RAW_GPU_TELEMETRY, summary)
 
     @task(outlets=[RAW_INFERENCE_REQUESTS], pool=warehouse_pool())
     @fail_fast_on_bad_input
-    def inference_logs(data_interval_start=None, run_id=None):
-        return ingest.ingest_inference_logs(data_interval_start.date(), load_id=run_id)
+    def inference_logs(data_interval_start=None, run_id=None, outlet_events=None):
+        summary = ingest.ingest_inference_logs(data_interval_start.date(), load_id=run_id)
+        return record_loaded_days(outlet_events, RAW_INFERENCE_REQUESTS, summary)
 
     @task(outlets=[RAW_GRID_INTENSITY], pool=warehouse_pool())
     @fail_fast_on_bad_input
-    def grid_intensity(data_interval_start=None, run_id=None):
-        return ingest.ingest_grid_intensity(data_interval_start.date(), load_id=run_id)
+    def grid_intensity(data_interval_start=None, run_id=None, outlet_events=None):
+        summary = ingest.ingest_grid_intensity(data_interval_start.date(), load_id=run_id)
+        return record_loaded_days(outlet_events, RAW_GRID_INTENSITY, summary)
 
     # The inventory first: parsing telemetry needs host time zones, requests need deployments.
     fleet_inventory() >> [gpu_telemetry(), inference_logs(), grid_intensity()]

@@ -1,12 +1,17 @@
 """
 ### Transformation: dbt staging -> intermediate -> marts, then the KPI summary
 
-Scheduled on the raw Assets the ingestion DAGs update. Runs the dbt project through Cosmos: on
+Scheduled on the raw Assets the ingestion DAGs update. The fact and daily KPIs are rebuilt
+incrementally for the days the triggering loads replaced (read from their Asset events; everything
+when run by hand). Runs the dbt project through Cosmos: on
 the embedded DuckDB warehouse as one `dbt build` (one writer per file), on BigQuery one task per
 model rendered from `dbt_project/target/manifest.json`. Each model's tests run right after it and a
 failing test stops everything downstream, so broken numbers never reach the marts. On DuckDB the
 marts are then published as a read-only snapshot (`data/published/greenops.duckdb`, swapped in
-atomically) for analysts and BI tools. Finally the KPI summary is logged and the marts Asset updated.
+atomically) for analysts and BI tools. Finally the KPI summary is logged, the marts Asset updated,
+and alerts (efficiency regressions, carbon budgets at risk or over) go out through the notifier:
+the task log by default, a webhook with GREENOPS_ALERT_WEBHOOK_CONN. A failing dbt test fails the
+run before anything is published.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from greenops import publish, report
+from greenops import alerts, publish, report
 from greenops.airflow_support import (
     MARTS,
+    AlertNotifier,
     RAW_GPU_TELEMETRY,
     RAW_INFERENCE_REQUESTS,
     dbt_build_tasks,
+    dbt_vars_from_events,
     default_args,
     warehouse_pool,
 )
@@ -36,9 +43,17 @@ from greenops.settings import get_settings
     default_args=default_args(),
     tags=["greenops", "dbt", "transformation"],
     doc_md=__doc__,
+    render_template_as_native_obj=True,  # dbt vars arrive as a dict, not its text
 )
 def greenops_transform():
-    dbt = dbt_build_tasks()
+    @task
+    def dbt_interval(triggering_asset_events=None):
+        # the days the triggering loads replaced; empty (rebuild everything) for a manual run
+        return dbt_vars_from_events(triggering_asset_events)
+
+    interval = dbt_interval()
+    dbt = dbt_build_tasks(vars_template="{{ ti.xcom_pull(task_ids='dbt_interval') }}")
+    interval >> dbt
 
     @task(pool=warehouse_pool())
     def publish_snapshot():
@@ -51,7 +66,13 @@ def greenops_transform():
     def kpi_summary():
         return report.log_summary()
 
-    dbt >> publish_snapshot() >> kpi_summary()
+    @task(on_success_callback=[AlertNotifier()])
+    def efficiency_and_budget_alerts():
+        # regressions of the latest day, budgets at risk or over in the latest week
+        return alerts.collect_alerts()
+
+    published = dbt >> publish_snapshot()
+    published >> [kpi_summary(), efficiency_and_budget_alerts()]
 
 
 greenops_transform()

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.sdk import Asset
+from airflow.sdk import Asset, BaseNotifier
 
 from greenops.settings import WAREHOUSE_POOL, dbt_env, get_settings
 from greenops.sources.common import UnreadableFileError
@@ -58,7 +58,7 @@ def fail_fast_on_bad_input(fn):
     return wrapper
 
 
-def dbt_build_tasks(group_id: str = "dbt"):
+def dbt_build_tasks(group_id: str = "dbt", vars_template: str | None = None):
     """The dbt project as Airflow tasks, through Cosmos.
 
     On the embedded DuckDB warehouse (one writing process per file) the whole project runs as one
@@ -80,6 +80,8 @@ def dbt_build_tasks(group_id: str = "dbt"):
     # dbt runs as a subprocess: when it exits, its hold on the DuckDB file is released with it.
     common = {"install_deps": False, "env": env, "append_env": True, "invocation_mode": InvocationMode.SUBPROCESS,
               "dbt_executable_path": str(Path(sys.executable).with_name("dbt"))}
+    if vars_template:
+        common["vars"] = vars_template
     if s.warehouse_kind == "duckdb":
         return DbtBuildLocalOperator(
             task_id=f"{group_id}_build",
@@ -97,3 +99,61 @@ def dbt_build_tasks(group_id: str = "dbt"):
                                          dbt_executable_path=common["dbt_executable_path"]),
         operator_args={k: v for k, v in common.items() if k not in ("invocation_mode", "dbt_executable_path")},
     )
+
+
+def record_loaded_days(outlet_events, asset: Asset, summary: dict) -> dict:
+    """Attach the days a load replaced to its Asset event, so the transformation rebuilds just those."""
+    days = summary.get("days") or ([summary["day"]] if "day" in summary else [])
+    if outlet_events is not None and days:
+        outlet_events[asset].extra = {"start_date": min(days), "end_date": max(days)}
+    return summary
+
+
+def dbt_vars_from_events(triggering_asset_events) -> dict:
+    """dbt vars for an incremental build: the span of days the triggering loads replaced.
+
+    No events (a manual or `dags test` run) or events without days mean an empty dict: rebuild all.
+    """
+    starts, ends = [], []
+    for events in (triggering_asset_events or {}).values():
+        for event in events:
+            extra = getattr(event, "extra", None) or {}
+            if extra.get("start_date") and extra.get("end_date"):
+                starts.append(extra["start_date"])
+                ends.append(extra["end_date"])
+    return {"start_date": min(starts), "end_date": max(ends)} if starts else {}
+
+
+class AlertNotifier(BaseNotifier):
+    """Delivers the alerts the `alerts` task returned, through Airflow's notifier mechanism.
+
+    Channel by setting: GREENOPS_ALERT_WEBHOOK_CONN (an Airflow HTTP Connection id: its host is the
+    URL, so the URL and any token stay out of the repository and the logs) posts JSON; else the task
+    log. Nothing is sent when there are no alerts.
+    """
+
+    template_fields = ()
+
+    def notify(self, context):
+        import json
+        import os
+        import urllib.request
+
+        from greenops.alerts import format_alerts
+
+        alerts = context["ti"].xcom_pull(task_ids=context["ti"].task_id) or []
+        if not alerts:
+            log.info("no alerts")
+            return
+        conn_id = os.environ.get("GREENOPS_ALERT_WEBHOOK_CONN")
+        if conn_id:
+            from airflow.sdk import BaseHook
+
+            conn = BaseHook.get_connection(conn_id)
+            url = conn.host if "://" in (conn.host or "") else f"{conn.schema or 'https'}://{conn.host}"
+            body = json.dumps({"text": format_alerts(alerts), "alerts": alerts}).encode()
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (operator-configured URL)
+                log.info("sent %d alerts to webhook connection %s (HTTP %s)", len(alerts), conn_id, response.status)
+        else:
+            log.warning("GreenOps alerts (%d):\n%s", len(alerts), format_alerts(alerts))

@@ -165,6 +165,98 @@ QUARANTINE = RawTable(
     "One row per input row that could not be loaded, with its file, line and reason.",
 )
 
+# --- AWS (Cost Explorer, CUR 2.0, carbon export); see docs/aws.md ------------------------------
+
+AWS_CE_COSTS_DAILY = RawTable(
+    "aws_ce_costs_daily",
+    _schema(
+        ("usage_date", pa.date32()),  # TimePeriod.Start of the result: the partition
+        ("period_start_date", pa.date32()),
+        ("period_end_date", pa.date32()),  # exclusive, as Cost Explorer returns it
+        ("is_estimated", pa.bool_()),  # Estimated: true rows are restated by a later run
+        ("group1_type", pa.string()),  # DIMENSION | TAG | COST_CATEGORY
+        ("group1_key", pa.string()),  # e.g. SERVICE
+        ("group1_value", pa.string()),  # e.g. Amazon Elastic Compute Cloud - Compute
+        ("group2_type", pa.string()),
+        ("group2_key", pa.string()),  # e.g. deployment (a cost-allocation tag key)
+        ("group2_value", pa.string()),  # the tag's value; NULL for resources without the tag
+        ("unblended_cost_usd", pa.float64()),
+        ("unblended_cost_unit", pa.string()),  # the currency Cost Explorer reported (USD)
+        ("net_amortized_cost_usd", pa.float64()),
+        ("net_amortized_cost_unit", pa.string()),
+        ("usage_quantity", pa.float64()),  # sums across units unless grouped by usage type
+        ("usage_quantity_unit", pa.string()),
+    ),
+    "usage_date",
+    "One row per Cost Explorer result day and group (e.g. service x deployment tag).",
+)
+
+AWS_CUR_LINE_ITEMS = RawTable(
+    "aws_cur_line_items",
+    _schema(
+        ("billing_period", pa.string()),  # 'YYYY-MM' of the manifest: the partition
+        ("line_item_usage_start_date", pa.timestamp("us")),  # UTC
+        ("line_item_usage_end_date", pa.timestamp("us")),  # UTC
+        ("line_item_product_code", pa.string()),
+        ("line_item_usage_type", pa.string()),
+        ("line_item_operation", pa.string()),
+        ("line_item_resource_id", pa.string()),
+        ("line_item_line_item_type", pa.string()),
+        ("line_item_usage_account_id", pa.string()),
+        ("line_item_currency_code", pa.string()),  # the currency of every cost column of the row
+        ("line_item_usage_amount", pa.float64()),
+        ("line_item_unblended_cost", pa.float64()),
+        ("line_item_net_unblended_cost", pa.float64()),
+        ("line_item_unblended_rate", pa.string()),  # a string in CUR 2.0 too: kept as delivered
+        ("product_instance_type", pa.string()),
+        ("product_region_code", pa.string()),
+        ("pricing_unit", pa.string()),
+        ("resource_tags", pa.string()),  # JSON object {"user:deployment": "chat-70b", ...}; '{}' when none
+        ("bill_billing_period_start_date", pa.timestamp("us")),
+        ("cur_format", pa.string()),  # cur2 | legacy: the manifest layout the rows came from
+        ("export_name", pa.string()),
+    ),
+    "billing_period",
+    "One row per CUR line item (CUR 2.0 and legacy CUR normalised to one schema), per billing period.",
+)
+
+AWS_CARBON_EMISSIONS = RawTable(
+    "aws_carbon_emissions",
+    _schema(
+        ("usage_period", pa.string()),  # 'YYYY-MM' of the usage_period= folder: the partition
+        ("model_version", pa.string()),  # AWS delivers old and new models side by side for a while
+        ("usage_period_start", pa.date32()),
+        ("usage_period_end", pa.date32()),
+        ("payer_account_id", pa.string()),
+        ("usage_account_id", pa.string()),
+        ("region_code", pa.string()),
+        ("location", pa.string()),
+        ("product_code", pa.string()),
+        ("carbon_kgco2e_location", pa.float64()),  # location-based (LBM) total, MTCO2e x 1000
+        ("carbon_kgco2e_market", pa.float64()),  # market-based (MBM) total, MTCO2e x 1000
+        ("last_refresh_ts_utc", pa.timestamp("us")),
+    ),
+    "usage_period",
+    "One row per usage month, model version, account, region and product of AWS's carbon export.",
+)
+
+AWS_EXPORT_LOADS = RawTable(
+    "aws_export_loads",
+    _schema(
+        ("source", pa.string()),  # the raw table loaded (aws_cur_line_items | aws_carbon_emissions)
+        ("period", pa.string()),  # 'YYYY-MM' billing or usage period: the partition (with source)
+        ("export_name", pa.string()),
+        ("object_key", pa.string()),  # the manifest (CUR) or the period's folder (carbon)
+        ("object_etag", pa.string()),
+        ("fingerprint_sha256", pa.string()),  # manifest bytes + every data file's key and ETag
+        ("data_files", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+    ),
+    "period",
+    "One row per export period last loaded: a period is reloaded only when its fingerprint changes.",
+)
+
 ALL_TABLES = [
     GPU_TELEMETRY,
     INFERENCE_REQUESTS,
@@ -175,6 +267,10 @@ ALL_TABLES = [
     INVENTORY_MODELS,
     INVENTORY_PROJECTS,
     QUARANTINE,
+    AWS_CE_COSTS_DAILY,
+    AWS_CUR_LINE_ITEMS,
+    AWS_CARBON_EMISSIONS,
+    AWS_EXPORT_LOADS,
 ]
 
 

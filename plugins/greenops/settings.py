@@ -55,6 +55,19 @@ class Settings:
     task_retries: int  # GREENOPS_TASK_RETRIES: Airflow retries per task (the demo and tests use 0)
     retry_delay_s: float  # GREENOPS_RETRY_DELAY_S: first retry delay, doubled each retry
 
+    # --- AWS source (Cost Explorer, CUR 2.0, carbon export); see docs/aws.md -------------------
+    # Defaults here so a Settings built without them keeps working; get_settings() reads the env.
+    aws_region: str = "us-east-1"  # GREENOPS_AWS_REGION: Cost Explorer lives in us-east-1
+    aws_endpoint_url: str | None = None  # GREENOPS_AWS_ENDPOINT_URL: a local endpoint (tests, moto)
+    aws_max_attempts: int = 5  # GREENOPS_AWS_MAX_ATTEMPTS: botocore standard-mode attempts per call
+    aws_ce_restatement_days: int = 3  # GREENOPS_AWS_CE_RESTATEMENT_DAYS: trailing days re-pulled each run
+    aws_ce_group_by: tuple[tuple[str, str], ...] = (("DIMENSION", "SERVICE"), ("TAG", "deployment"))
+    aws_cur_bucket: str | None = None  # GREENOPS_AWS_CUR_BUCKET: unset = read <landing>/aws_cur/
+    aws_cur_prefix: str = ""  # GREENOPS_AWS_CUR_PREFIX: the export's S3 prefix (also a sub-folder locally)
+    aws_cur_export: str | None = None  # GREENOPS_AWS_CUR_EXPORT: pick one export when several share the prefix
+    aws_carbon_bucket: str | None = None  # GREENOPS_AWS_CARBON_BUCKET: defaults to the CUR bucket
+    aws_carbon_prefix: str = ""  # GREENOPS_AWS_CARBON_PREFIX: defaults to the CUR prefix
+
     @property
     def dbt_manifest(self) -> Path:
         return self.dbt_project_dir / "target" / "manifest.json"
@@ -78,7 +91,57 @@ def get_settings() -> Settings:
         max_power_gap_s=_float("GREENOPS_MAX_POWER_GAP_S", 120.0),
         task_retries=int(_float("GREENOPS_TASK_RETRIES", 2)),
         retry_delay_s=_float("GREENOPS_RETRY_DELAY_S", 300.0),
+        **_aws_settings(),
     )
+
+
+# --- AWS settings ------------------------------------------------------------------------------
+
+_CE_GROUP_TYPES = ("DIMENSION", "TAG", "COST_CATEGORY")
+
+
+def parse_ce_group_by(value: str) -> tuple[tuple[str, str], ...]:
+    """``"DIMENSION:SERVICE,TAG:deployment"`` -> ``(("DIMENSION", "SERVICE"), ("TAG", "deployment"))``.
+
+    Cost Explorer accepts at most two groupings; the key after the first ':' is kept as written (tag
+    keys are case-sensitive).
+    """
+    pairs = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        kind, sep, key = item.partition(":")
+        kind = kind.strip().upper()
+        if not sep or kind not in _CE_GROUP_TYPES or not key.strip():
+            raise ValueError(f"setting GREENOPS_AWS_CE_GROUP_BY: {item!r} is not TYPE:KEY with TYPE one of {', '.join(_CE_GROUP_TYPES)}")
+        pairs.append((kind, key.strip()))
+    if not 1 <= len(pairs) <= 2:
+        raise ValueError(f"setting GREENOPS_AWS_CE_GROUP_BY={value!r}: Cost Explorer groups by one or two keys")
+    return tuple(pairs)
+
+
+def _text(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _aws_settings() -> dict:
+    cur_bucket = _text("GREENOPS_AWS_CUR_BUCKET")
+    cur_prefix = (_text("GREENOPS_AWS_CUR_PREFIX") or "").strip("/")
+    group_by = _text("GREENOPS_AWS_CE_GROUP_BY")
+    restatement = int(_float("GREENOPS_AWS_CE_RESTATEMENT_DAYS", 3))
+    if restatement < 0:
+        raise ValueError("setting GREENOPS_AWS_CE_RESTATEMENT_DAYS must be 0 or more")
+    return {
+        "aws_region": _text("GREENOPS_AWS_REGION") or "us-east-1",
+        "aws_endpoint_url": _text("GREENOPS_AWS_ENDPOINT_URL"),
+        "aws_max_attempts": max(1, int(_float("GREENOPS_AWS_MAX_ATTEMPTS", 5))),
+        "aws_ce_restatement_days": restatement,
+        "aws_ce_group_by": parse_ce_group_by(group_by) if group_by else Settings.aws_ce_group_by,
+        "aws_cur_bucket": cur_bucket,
+        "aws_cur_prefix": cur_prefix,
+        "aws_cur_export": _text("GREENOPS_AWS_CUR_EXPORT"),
+        "aws_carbon_bucket": _text("GREENOPS_AWS_CARBON_BUCKET") or cur_bucket,
+        "aws_carbon_prefix": (_text("GREENOPS_AWS_CARBON_PREFIX") or cur_prefix).strip("/"),
+    }
 
 
 def dbt_env(settings: Settings | None = None) -> dict[str, str]:

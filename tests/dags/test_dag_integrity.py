@@ -34,7 +34,7 @@ def test_tags_retries_docs(dagbag, dag_id):
 def test_every_warehouse_writer_takes_the_single_slot_pool(dagbag):
     for dag_id in ("greenops_onprem", "greenops_transform"):
         for task in dagbag.dags[dag_id].tasks:
-            if task.task_id != "kpi_summary":  # reads the published snapshot only
+            if task.task_id not in ("kpi_summary", "efficiency_and_budget_alerts", "dbt_interval"):  # read only
                 assert task.pool == "greenops_warehouse", task.task_id
 
 
@@ -44,3 +44,15 @@ def test_ingestion_tasks_update_assets_the_transformation_listens_to(dagbag):
     assert {"greenops://raw/gpu_telemetry_samples", "greenops://raw/inference_requests"} <= outlets
     schedule = repr(dagbag.dags["greenops_transform"].timetable.asset_condition)
     assert "greenops://raw/gpu_telemetry_samples" in schedule and "greenops://raw/inference_requests" in schedule
+
+
+def test_transformation_rebuilds_the_days_the_loads_replaced():
+    from types import SimpleNamespace
+
+    from greenops.airflow_support import dbt_vars_from_events
+
+    events = {"greenops://raw/gpu_telemetry_samples": [SimpleNamespace(extra={"start_date": "2026-11-18", "end_date": "2026-11-18"})],
+              "greenops://raw/inference_requests": [SimpleNamespace(extra={"start_date": "2026-11-15", "end_date": "2026-11-17"}),
+                                                    SimpleNamespace(extra={})]}
+    assert dbt_vars_from_events(events) == {"start_date": "2026-11-15", "end_date": "2026-11-18"}
+    assert dbt_vars_from_events({}) == {} and dbt_vars_from_events(None) == {}
