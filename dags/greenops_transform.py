@@ -23,6 +23,7 @@ from airflow.sdk import dag, task
 from greenops import alerts, publish, report
 from greenops.airflow_support import (
     MARTS,
+    RAW_AWS_CUR,
     AlertNotifier,
     RAW_GPU_TELEMETRY,
     RAW_INFERENCE_REQUESTS,
@@ -36,7 +37,7 @@ from greenops.settings import get_settings
 
 @dag(
     dag_id="greenops_transform",
-    schedule=(RAW_GPU_TELEMETRY & RAW_INFERENCE_REQUESTS),
+    schedule=((RAW_GPU_TELEMETRY & RAW_INFERENCE_REQUESTS) | RAW_AWS_CUR),
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,

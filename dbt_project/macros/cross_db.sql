@@ -29,3 +29,8 @@ from {{ relation }}
 {% macro bigquery__days_between(relation, start_col, end_col) -%}
 select date_day from {{ relation }}, unnest(generate_date_array({{ start_col }}, {{ end_col }})) as date_day
 {%- endmacro %}
+
+{#- The text value of one key of a JSON object held as text (NULL when absent) -#}
+{% macro json_text(json_expr, key) -%}{{ return(adapter.dispatch('json_text', 'greenops')(json_expr, key)) }}{%- endmacro %}
+{% macro default__json_text(json_expr, key) -%}json_extract_string({{ json_expr }}, '$."{{ key }}"'){%- endmacro %}
+{% macro bigquery__json_text(json_expr, key) -%}json_value({{ json_expr }}, '$."{{ key }}"'){%- endmacro %}

@@ -157,3 +157,19 @@ class AlertNotifier(BaseNotifier):
                 log.info("sent %d alerts to webhook connection %s (HTTP %s)", len(alerts), conn_id, response.status)
         else:
             log.warning("GreenOps alerts (%d):\n%s", len(alerts), format_alerts(alerts))
+
+RAW_AWS_COST_EXPLORER = Asset("greenops://raw/aws_ce_costs_daily", group="greenops_raw")
+RAW_AWS_CUR = Asset("greenops://raw/aws_cur_line_items", group="greenops_raw")
+RAW_AWS_CARBON = Asset("greenops://raw/aws_carbon_emissions", group="greenops_raw")
+
+
+def period_days(summary: dict) -> dict:
+    """Add the days of the billing periods a load replaced (for the transformation's interval)."""
+    import calendar
+    from datetime import date
+
+    days = []
+    for period in summary.get("reloaded") or []:
+        year, month = int(period[:4]), int(period[5:7])
+        days += [date(year, month, 1).isoformat(), date(year, month, calendar.monthrange(year, month)[1]).isoformat()]
+    return {**summary, "days": days}

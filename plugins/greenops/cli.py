@@ -82,6 +82,9 @@ def demo(days: int, end: date, seed: int) -> None:
         run_day(day)
         print(f"greenops_onprem {day}: success ({time.monotonic() - t:.0f} s)")
     t = time.monotonic()
+    _airflow("dags", "test", "greenops_aws", end.isoformat(), quiet=True)  # CUR + carbon exports, by billing period
+    print(f"greenops_aws {end}: success ({time.monotonic() - t:.0f} s)")
+    t = time.monotonic()
     transform(end)
     print(f"greenops_transform: success ({time.monotonic() - t:.0f} s)")
     from greenops.report import render_summary

@@ -120,13 +120,15 @@ INVENTORY_DEPLOYMENTS = RawTable(
         ("deployment", pa.string()),
         ("model", pa.string()),
         ("project", pa.string()),  # owning project: idle energy is charged to it
-        ("host", pa.string()),
-        ("gpu_ref", pa.string()),  # a GPU index ("0") or UUID ("GPU-...") on the host
+        ("host", pa.string()),  # on-prem only
+        ("gpu_ref", pa.string()),  # on-prem: a GPU index ("0") or UUID ("GPU-...") on the host
         ("valid_from_utc", pa.timestamp("us")),
         ("valid_to_utc", pa.timestamp("us")),  # exclusive; NULL = still running
+        ("provider", pa.string()),  # onprem | aws | gcp | azure
+        ("resource_ref", pa.string()),  # cloud: a resource id the deployment runs on (tags come first)
     ),
     None,
-    "One row per deployment and GPU it runs on, with its validity interval (snapshot).",
+    "One row per deployment and GPU (on-prem) or cloud resource it runs on, with its validity (snapshot).",
 )
 
 INVENTORY_MODELS = RawTable(

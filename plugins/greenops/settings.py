@@ -57,6 +57,7 @@ class Settings:
 
     # --- AWS source (Cost Explorer, CUR 2.0, carbon export); see docs/aws.md -------------------
     # Defaults here so a Settings built without them keeps working; get_settings() reads the env.
+    aws_cost_explorer_enabled: bool = False  # GREENOPS_AWS_COST_EXPLORER: pull Cost Explorer (needs credentials)
     aws_region: str = "us-east-1"  # GREENOPS_AWS_REGION: Cost Explorer lives in us-east-1
     aws_endpoint_url: str | None = None  # GREENOPS_AWS_ENDPOINT_URL: a local endpoint (tests, moto)
     aws_max_attempts: int = 5  # GREENOPS_AWS_MAX_ATTEMPTS: botocore standard-mode attempts per call
@@ -131,6 +132,7 @@ def _aws_settings() -> dict:
     if restatement < 0:
         raise ValueError("setting GREENOPS_AWS_CE_RESTATEMENT_DAYS must be 0 or more")
     return {
+        "aws_cost_explorer_enabled": (_text("GREENOPS_AWS_COST_EXPLORER") or "false").lower() in ("1", "true", "yes", "on"),
         "aws_region": _text("GREENOPS_AWS_REGION") or "us-east-1",
         "aws_endpoint_url": _text("GREENOPS_AWS_ENDPOINT_URL"),
         "aws_max_attempts": max(1, int(_float("GREENOPS_AWS_MAX_ATTEMPTS", 5))),

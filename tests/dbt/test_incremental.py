@@ -4,10 +4,7 @@ transformation DAG passes them) equal a full refresh over the same raw data, row
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,19 +13,12 @@ import pytest
 
 from greenops import ingest
 from greenops.demo.generate import generate
-from greenops.settings import PROJECT_ROOT, dbt_env, get_settings
+from greenops.settings import PROJECT_ROOT, get_settings
+from support.dbt_runner import dbt_build
 
-DBT = Path(sys.executable).with_name("dbt")
 START = date(2026, 11, 16)
 DAYS = [START + timedelta(days=i) for i in range(3)]
 DAY_TABLES = {"gpu_telemetry_samples": "sample_date", "inference_requests": "request_date", "grid_intensity_hourly": "hour_date"}
-
-
-def _dbt(warehouse: Path, *args: str) -> None:
-    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
-    result = subprocess.run([str(DBT), "build", "--quiet", *args], cwd=PROJECT_ROOT / "dbt_project", env=env,
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
 
 
 def _marts(warehouse: Path) -> dict[str, list[tuple]]:
@@ -69,15 +59,15 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
     with duckdb.connect(str(incremental)) as con:
         for table, column in DAY_TABLES.items():
             con.execute(f"delete from raw.{table} where {column} > ?", [DAYS[0]])
-    _dbt(incremental)  # the first build creates the tables
+    dbt_build(incremental)  # the first build creates the tables
     for day in DAYS[1:]:
         with duckdb.connect(str(incremental)) as con:
             con.execute("attach ? as src (read_only)", [str(full)])
             for table, column in DAY_TABLES.items():
                 con.execute(f"insert into raw.{table} select * from src.raw.{table} where {column} = ?", [day])
-        _dbt(incremental, "--vars", f"{{start_date: '{day}', end_date: '{day}'}}")
+        dbt_build(incremental, "--vars", f"{{start_date: '{day}', end_date: '{day}'}}")
 
-    _dbt(full, "--full-refresh")
+    dbt_build(full, "--full-refresh")
     full_marts, incremental_marts = _marts(full), _marts(incremental)
     assert set(full_marts) >= {"inference_energy_fact", "energy_per_million_tokens", "efficiency_regressions", "gpu_idle_waste"}
     assert set(incremental_marts) == set(full_marts)

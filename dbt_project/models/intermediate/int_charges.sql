@@ -1,6 +1,6 @@
 -- One row per charge, every source in FOCUS column names (FinOps Open Cost and Usage Specification),
 -- with our attribution (deployment_id, NULL when unattributed: kept and visible, never dropped).
--- Sources today: on-prem (int_onprem_charges). Cloud sources union in here as they land.
+-- Sources: on-prem (int_onprem_charges), AWS CUR (int_aws_charges). More clouds union in here.
 select
     {{ dbt.hash(dbt.concat(["charge_source", "'|'", "deployment_id", "'|'", "cast(ChargePeriodStart as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
     charge_source,
@@ -8,3 +8,9 @@ select
     ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
     BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
 from {{ ref('int_onprem_charges') }}
+union all
+select
+    charge_id, charge_source, deployment_id,
+    ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
+    BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
+from {{ ref('int_aws_charges') }}

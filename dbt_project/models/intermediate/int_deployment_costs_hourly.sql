@@ -1,15 +1,16 @@
 -- One row per deployment and UTC hour: the effective cost (USD) of the charges attributed to it.
--- Every charge here is hourly today (on-prem); a source with longer charge periods spreads them to
--- hours before it unions into int_charges.
+-- A charge is booked in the hour its charge period starts (on-prem and CUR usage are hourly; a daily
+-- or monthly charge lands in its first hour). Charges in another currency than USD are left out of
+-- these USD sums and stay visible in int_charges.
 with charges as (
-    select * from {{ ref('int_charges') }} where deployment_id is not null
+    select * from {{ ref('int_charges') }} where deployment_id is not null and BillingCurrency = 'USD'
 )
 select
     deployment_id,
-    ChargePeriodStart                                                  as hour_utc,
+    {{ dbt.date_trunc('hour', 'ChargePeriodStart') }}                  as hour_utc,
     sum(case when charge_source = 'onprem_hardware' then EffectiveCost else 0 end)    as hardware_cost_usd,
     sum(case when charge_source = 'onprem_electricity' then EffectiveCost else 0 end) as energy_cost_usd,
     sum(case when charge_source not like 'onprem%' then EffectiveCost else 0 end)     as cloud_cost_usd,
     sum(EffectiveCost)                                                 as cost_usd
 from charges
-group by deployment_id, ChargePeriodStart
+group by 1, 2

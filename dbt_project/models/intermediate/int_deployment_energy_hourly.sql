@@ -1,27 +1,64 @@
--- One row per deployment and UTC hour: the GPU energy of the GPUs it ran on.
-with hosts as (select * from {{ ref('stg_inventory__hosts') }})
+-- One row per deployment and UTC hour: the GPU energy of the GPUs it ran on. On-prem: measured
+-- (int_gpu_deployment_hours). Cloud without our telemetry: estimated from instance-hours and a power
+-- model (int_cloud_gpu_usage_hourly), energy_method 'estimated'.
+with hosts as (select * from {{ ref('stg_inventory__hosts') }}),
 
-select
-    d.deployment_id,
-    d.hour_utc,
-    max(d.model_id)                          as model_id,
-    max(d.owner_project_id)                  as owner_project_id,
-    min(case when d.is_allocated then 1 else 0 end) = 1 as is_allocated,
-    max(d.host)                              as host,
-    max(h.site_id)                           as site_id,
-    max(d.gpu_name)                          as gpu_name,
-    count(distinct d.gpu_key)                as gpu_count,
-    sum(d.gpu_energy_kwh)                    as gpu_energy_kwh,
-    -- GPU-hours observed (interval seconds, gaps included): the base of hardware cost and embodied carbon
-    sum(d.measured_s + d.gap_s) / 3600.0     as gpu_hours,
-    -- GPU-hours whose mean utilization is below the idle threshold (var idle_utilization_pct)
-    sum(case when coalesce(d.avg_utilization_gpu_pct, 0) < {{ var('idle_utilization_pct') }}
-             then d.gpu_energy_kwh else 0 end) as low_util_gpu_energy_kwh,
-    sum(case when coalesce(d.avg_utilization_gpu_pct, 0) < {{ var('idle_utilization_pct') }}
-             then (d.measured_s + d.gap_s) / 3600.0 else 0 end) as low_util_gpu_hours,
-    sum(d.gap_s)                             as gap_s,
-    avg(d.avg_utilization_gpu_pct)           as avg_utilization_gpu_pct,
-    case when min(d.energy_method) = max(d.energy_method) then min(d.energy_method) else 'mixed' end as energy_method
-from {{ ref('int_gpu_deployment_hours') }} d
-left join hosts h on h.host = d.host
-group by d.deployment_id, d.hour_utc
+onprem as (
+    select
+        d.deployment_id,
+        d.hour_utc,
+        max(d.model_id)                          as model_id,
+        max(d.owner_project_id)                  as owner_project_id,
+        min(case when d.is_allocated then 1 else 0 end) = 1 as is_allocated,
+        max(d.host)                              as host,
+        max(h.site_id)                           as site_id,
+        max(d.gpu_name)                          as gpu_name,
+        count(distinct d.gpu_key)                as gpu_count,
+        sum(d.gpu_energy_kwh)                    as gpu_energy_kwh,
+        -- GPU-hours observed (interval seconds, gaps included): the base of hardware cost and embodied carbon
+        sum(d.measured_s + d.gap_s) / 3600.0     as gpu_hours,
+        -- GPU-hours whose mean utilization is below the idle threshold (var idle_utilization_pct)
+        sum(case when coalesce(d.avg_utilization_gpu_pct, 0) < {{ var('idle_utilization_pct') }}
+                 then d.gpu_energy_kwh else 0 end) as low_util_gpu_energy_kwh,
+        sum(case when coalesce(d.avg_utilization_gpu_pct, 0) < {{ var('idle_utilization_pct') }}
+                 then (d.measured_s + d.gap_s) / 3600.0 else 0 end) as low_util_gpu_hours,
+        sum(d.gap_s)                             as gap_s,
+        avg(d.avg_utilization_gpu_pct)           as avg_utilization_gpu_pct,
+        case when min(d.energy_method) = max(d.energy_method) then min(d.energy_method) else 'mixed' end as energy_method
+    from {{ ref('int_gpu_deployment_hours') }} d
+    left join hosts h on h.host = d.host
+    group by d.deployment_id, d.hour_utc
+),
+
+deployments as (
+    select deployment_id, min(model_id) as model_id, min(owner_project_id) as owner_project_id
+    from {{ ref('stg_inventory__deployment_gpus') }}
+    group by deployment_id
+),
+
+cloud as (
+    select
+        u.deployment_id,
+        u.hour_utc,
+        d.model_id,
+        d.owner_project_id,
+        true                                     as is_allocated,
+        cast(null as {{ dbt.type_string() }})    as host,
+        u.site_id,
+        u.gpu_name,
+        -- GPUs in use on average in the hour
+        cast(round(u.gpu_hours) as {{ dbt.type_int() }}) as gpu_count,
+        u.gpu_energy_kwh,
+        u.gpu_hours,
+        0.0                                      as low_util_gpu_energy_kwh,
+        0.0                                      as low_util_gpu_hours,
+        0.0                                      as gap_s,
+        cast(u.assumed_utilization_gpu_pct as {{ dbt.type_float() }}) as avg_utilization_gpu_pct,
+        'estimated'                              as energy_method
+    from {{ ref('int_cloud_gpu_usage_hourly') }} u
+    join deployments d on d.deployment_id = u.deployment_id
+)
+
+select * from onprem
+union all
+select * from cloud

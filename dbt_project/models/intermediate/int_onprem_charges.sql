@@ -8,7 +8,7 @@ with energy as (
     join {{ ref('stg_inventory__sites') }} s on s.site_id = e.site_id
 ),
 prices as (select * from {{ ref('electricity_prices') }}),
-hardware as (select * from {{ ref('dim_hardware') }}),
+hardware as (select * from {{ ref('int_gpu_models') }}),
 priced as (
     select
         e.deployment_id, e.hour_utc, e.site_id, e.host,

@@ -52,7 +52,11 @@ TRAFFIC = {
     "assist-8b-fra": {"peak_per_hour": 1500, "prompt_mean": 600, "completion_mean": 220, "night_idle": False, "tasks": 2.5},
     "summarize-24b-sea": {"peak_per_hour": 400, "prompt_mean": 3500, "completion_mean": 300, "night_idle": False, "tasks": 1.0},
     "code-14b-sea": {"peak_per_hour": 600, "prompt_mean": 2200, "completion_mean": 160, "night_idle": True, "tasks": 3.0},
+    "rag-8b-aws": {"peak_per_hour": 800, "prompt_mean": 2800, "completion_mean": 200, "night_idle": False, "tasks": 1.5},
 }
+#: The AWS-hosted deployment's instance, and its on-demand price (USD per hour, us-east-1 list price order).
+AWS_INSTANCE = {"id": "i-0a1b2c3d4e5f60718", "type": "g6e.12xlarge", "usd_per_hour": 10.49, "region": "us-east-1"}
+AWS_ACCOUNT = "123456789012"
 #: Which project sends how much of a deployment's traffic (the rest goes to the owner).
 SHARED_TRAFFIC = {"chat-70b-fra": {"support-bot": 0.15}, "assist-8b-fra": {"search": 0.2}}
 
@@ -90,7 +94,8 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
     for dep in fleet["deployments"]:
         name = dep["deployment"]
         traffic = TRAFFIC[name]
-        tz = ZoneInfo(sites[hosts[dep["host"]]["site"]]["timezone"])
+        # cloud deployments log in UTC; on-prem ones in their site's zone
+        tz = ZoneInfo(sites[hosts[dep["host"]]["site"]]["timezone"]) if dep.get("host") else ZoneInfo("UTC")
         local = hours.tz_convert(tz)
         factor = _load_factor(local.hour.to_numpy(), local.weekday.to_numpy(), traffic["night_idle"])
         n_per_hour = rng.poisson(traffic["peak_per_hour"] * factor)
@@ -139,7 +144,7 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
     # --- GPU telemetry -----------------------------------------------------------------------------
     dep_of_gpu: dict[tuple[str, str], str] = {}
     for dep in fleet["deployments"]:
-        for g in dep["gpus"]:
+        for g in dep.get("gpus", []):
             dep_of_gpu[(dep["host"], str(g))] = dep["deployment"]
     for host, h in hosts.items():
         kind = KINDS[h["gpu_model"]]
@@ -171,6 +176,8 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
                 _write_dcgm(landing_dir, host, idx, uuid, kind, frame, counts)
 
     _write_grid(landing_dir, hours, rng)
+    if any(d.get("provider") == "aws" for d in fleet["deployments"]):
+        counts["cur_line_items"] = _write_aws_exports(landing_dir, hours, rng)
     return counts
 
 
@@ -253,5 +260,54 @@ def _write_grid(landing_dir: Path, hours: pd.DatetimeIndex, rng) -> None:
         part.drop(columns=["day"]).to_csv(path, index=False)
 
 
-def main_dates(end: date, days: int) -> tuple[date, int]:
-    return end - timedelta(days=days - 1), days
+def _write_aws_exports(landing_dir: Path, hours: pd.DatetimeIndex, rng) -> int:
+    """A CUR 2.0 export (gzip CSV + manifest, in the S3 layout) and a carbon export for each month."""
+    import gzip
+
+    rows = []
+    for h in hours:
+        start, end = h.to_pydatetime().replace(tzinfo=None), (h + pd.Timedelta(hours=1)).to_pydatetime().replace(tzinfo=None)
+        common = {"line_item_usage_start_date": start, "line_item_usage_end_date": end, "line_item_usage_account_id": AWS_ACCOUNT,
+                  "line_item_currency_code": "USD", "line_item_line_item_type": "Usage", "product_region_code": AWS_INSTANCE["region"],
+                  "bill_billing_period_start_date": start.replace(day=1, hour=0)}
+        rows.append({**common, "line_item_product_code": "AmazonEC2", "line_item_usage_type": f"BoxUsage:{AWS_INSTANCE['type']}",
+                     "line_item_operation": "RunInstances", "line_item_resource_id": AWS_INSTANCE["id"],
+                     "line_item_usage_amount": 1.0, "line_item_unblended_cost": AWS_INSTANCE["usd_per_hour"],
+                     "line_item_net_unblended_cost": AWS_INSTANCE["usd_per_hour"], "line_item_unblended_rate": str(AWS_INSTANCE["usd_per_hour"]),
+                     "product_instance_type": AWS_INSTANCE["type"], "pricing_unit": "Hrs",
+                     "resource_tags": json.dumps({"user:deployment": "rag-8b-aws", "user:project": "search"})})
+        # an experiment box nobody tagged: unattributed spend, kept and visible
+        rows.append({**common, "line_item_product_code": "AmazonEC2", "line_item_usage_type": "BoxUsage:g5.xlarge",
+                     "line_item_operation": "RunInstances", "line_item_resource_id": "i-0ffee0000experiment",
+                     "line_item_usage_amount": 1.0, "line_item_unblended_cost": 1.006, "line_item_net_unblended_cost": 1.006,
+                     "line_item_unblended_rate": "1.006", "product_instance_type": "g5.xlarge", "pricing_unit": "Hrs",
+                     "resource_tags": "{}"})
+        if h.hour == 0:  # the model store on S3, tagged, billed daily
+            rows.append({**common, "line_item_usage_end_date": start + timedelta(days=1), "line_item_product_code": "AmazonS3",
+                         "line_item_usage_type": "TimedStorage-ByteHrs", "line_item_operation": "StandardStorage",
+                         "line_item_resource_id": "greenops-demo-models", "line_item_usage_amount": 120.0,
+                         "line_item_unblended_cost": round(float(rng.uniform(0.09, 0.1)), 4), "line_item_net_unblended_cost": 0.09,
+                         "line_item_unblended_rate": "0.023", "product_instance_type": None, "pricing_unit": "GB-Mo",
+                         "resource_tags": json.dumps({"user:deployment": "rag-8b-aws"})})
+    frame = pd.DataFrame(rows)
+    frame["period"] = frame["line_item_usage_start_date"].dt.strftime("%Y-%m")
+    root = landing_dir / "aws_cur" / "greenops-demo"
+    for period, part in frame.groupby("period", sort=True):
+        key = f"greenops-demo/data/BILLING_PERIOD={period}/greenops-demo-00001.csv.gz"
+        data = root / "data" / f"BILLING_PERIOD={period}" / "greenops-demo-00001.csv.gz"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(data, "wt") as f:
+            part.drop(columns=["period"]).to_csv(f, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        manifest = root / "metadata" / f"BILLING_PERIOD={period}" / "greenops-demo-Manifest.json"
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps({"exportName": "greenops-demo", "billingPeriod": period,
+                                        "dataFiles": [f"s3://greenops-demo-billing/{key}"]}, indent=2))
+        # AWS's own monthly carbon figures for the account (location- and market-based, MTCO2e)
+        carbon = landing_dir / "aws_carbon" / "model_version=v3.0.0" / f"usage_period={period}" / "carbon.csv"
+        carbon.parent.mkdir(parents=True, exist_ok=True)
+        instance_hours = int((part["line_item_usage_type"] == f"BoxUsage:{AWS_INSTANCE['type']}").sum())
+        carbon.write_text("usage_account_id,region_code,product_code,total_lbm_emissions_value,total_lbm_emissions_unit,"
+                          "total_mbm_emissions_value,total_mbm_emissions_unit\n"
+                          f"{AWS_ACCOUNT},{AWS_INSTANCE['region']},AmazonEC2,{instance_hours * 0.00058:.5f},MTCO2e,"
+                          f"{instance_hours * 0.00012:.5f},MTCO2e\n")
+    return len(frame)

@@ -18,6 +18,9 @@ import pyarrow as pa
 import yaml
 
 
+PROVIDERS = ("onprem", "aws", "gcp", "azure")
+
+
 class InventoryError(ValueError):
     pass
 
@@ -115,21 +118,27 @@ def load(path: Path) -> Inventory:
     deployments = []
     for i, d in enumerate(doc.get("deployments") or []):
         where = f"deployments[{i}]"
-        host = str(_need(d, "host", where, path))
-        if host not in host_names:
-            raise InventoryError(f"{path}: {where}: unknown host {host!r}")
-        gpus = d.get("gpus")
-        if not gpus:
-            raise InventoryError(f"{path}: {where} lists no gpus")
+        provider = str(d.get("provider") or "onprem").lower()
+        if provider not in PROVIDERS:
+            raise InventoryError(f"{path}: {where}: provider {provider!r} is not one of {', '.join(PROVIDERS)}")
         valid_from = _ts(d.get("valid_from"), where, path) or datetime(1970, 1, 1)
         valid_to = _ts(d.get("valid_to"), where, path)
         if valid_to is not None and valid_to <= valid_from:
             raise InventoryError(f"{path}: {where}: valid_to is not after valid_from")
-        for g in gpus:
-            deployments.append({"deployment": str(_need(d, "deployment", where, path)),
-                                "model": str(_need(d, "model", where, path)),
-                                "project": str(_need(d, "project", where, path)), "host": host,
-                                "gpu_ref": str(g), "valid_from_utc": valid_from, "valid_to_utc": valid_to})
+        common = {"deployment": str(_need(d, "deployment", where, path)), "model": str(_need(d, "model", where, path)),
+                  "project": str(_need(d, "project", where, path)), "provider": provider,
+                  "valid_from_utc": valid_from, "valid_to_utc": valid_to}
+        if provider == "onprem":
+            host = str(_need(d, "host", where, path))
+            if host not in host_names:
+                raise InventoryError(f"{path}: {where}: unknown host {host!r}")
+            gpus = d.get("gpus")
+            if not gpus:
+                raise InventoryError(f"{path}: {where} lists no gpus")
+            deployments += [{**common, "host": host, "gpu_ref": str(g)} for g in gpus]
+        else:
+            # cloud: attributed by its `deployment` cost-allocation tag first, then these resource ids
+            deployments += [{**common, "resource_ref": str(r)} for r in (d.get("resources") or [None])]
 
     from greenops import raw_tables as rt
 

@@ -87,9 +87,15 @@ class DuckDBWarehouse:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
         for table in ALL_TABLES:
             con.register("template", empty(table))
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{_quote(table.name)} AS SELECT * FROM template"
-            )
+            target = f"{RAW_SCHEMA}.{_quote(table.name)}"
+            con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM template")
+            # a newer release may add columns: add them to a warehouse made by an older one
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                [RAW_SCHEMA, table.name]).fetchall()}
+            for column, type_ in con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall():
+                if column not in have:
+                    con.execute(f"ALTER TABLE {target} ADD COLUMN {_quote(column)} {type_}")
 
     def replace_partitions(self, writes: list[PartitionWrite]) -> None:
         """Delete and insert every write's partitions in one transaction: all or nothing."""

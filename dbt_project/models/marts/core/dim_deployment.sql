@@ -2,6 +2,7 @@
 with listed as (
     select
         deployment_id,
+        min(provider)                     as provider,
         min(model_id)                     as model_id,
         min(owner_project_id)             as owner_project_id,
         min(host)                         as host,
@@ -14,7 +15,7 @@ with listed as (
 ),
 unallocated as (
     select distinct
-        deployment_id, 'unallocated' as model_id, 'unallocated' as owner_project_id, host,
+        deployment_id, 'onprem' as provider, 'unallocated' as model_id, 'unallocated' as owner_project_id, host,
         cast(null as integer) as gpu_count, cast(null as timestamp) as valid_from_utc,
         cast(null as timestamp) as valid_to_utc, false as is_allocated
     from {{ ref('int_deployment_energy_hourly') }}

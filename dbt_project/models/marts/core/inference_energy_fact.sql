@@ -38,17 +38,27 @@ with_requests as (
     from requests r
 ),
 
+-- deployment-hours with energy or cost and no requests
+unserved as (
+    select hour_utc, deployment_id from energy
+    union
+    select hour_utc, deployment_id from {{ ref('int_deployment_costs_hourly') }}
+),
+
 idle as (
     select
-        e.hour_utc, e.deployment_id, e.model_id, e.owner_project_id as project_id,
+        u.hour_utc, u.deployment_id, coalesce(e.model_id, d.model_id) as model_id,
+        coalesce(e.owner_project_id, d.owner_project_id) as project_id,
         0 as requests, 0 as successful_requests, 0 as failed_requests, 0 as completed_tasks,
         0 as prompt_tokens, 0 as completion_tokens, 0 as cached_prompt_tokens, 0 as weighted_tokens,
         0 as total_latency_ms,
         1.0 as energy_share,
         true as is_idle
-    from energy e
+    from unserved u
+    left join energy e on e.hour_utc = u.hour_utc and e.deployment_id = u.deployment_id
+    left join deployments d on d.deployment_id = u.deployment_id
     where not exists (
-        select 1 from requests r where r.hour_utc = e.hour_utc and r.deployment_id = e.deployment_id
+        select 1 from requests r where r.hour_utc = u.hour_utc and r.deployment_id = u.deployment_id
     )
 ),
 
@@ -58,10 +68,10 @@ rows_ as (
     select * from idle
 ),
 
-sites as (select * from {{ ref('stg_inventory__sites') }}),
+sites as (select * from {{ ref('int_sites') }}),
 hosts as (select * from {{ ref('stg_inventory__hosts') }}),
 costs as (select * from {{ ref('int_deployment_costs_hourly') }}),
-hardware as (select * from {{ ref('dim_hardware') }})
+hardware as (select * from {{ ref('int_gpu_models') }})
 
 select
     {{ dbt.hash(dbt.concat(["cast(x.hour_utc as " ~ dbt.type_string() ~ ")", "'|'", "x.deployment_id", "'|'", "x.model_id", "'|'", "x.project_id"])) }} as fact_key,

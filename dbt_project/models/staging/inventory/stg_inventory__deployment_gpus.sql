@@ -1,4 +1,4 @@
--- One row per deployment and GPU reference (index or UUID) with its validity interval.
+-- One row per deployment and GPU reference (on-prem index or UUID) or cloud resource, with its validity.
 select
     deployment as deployment_id,
     model as model_id,
@@ -6,5 +6,7 @@ select
     host,
     gpu_ref,
     valid_from_utc,
-    valid_to_utc
+    valid_to_utc,
+    coalesce(provider, 'onprem') as provider,
+    resource_ref
 from {{ source('raw', 'inventory_deployments') }}

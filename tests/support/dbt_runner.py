@@ -1,0 +1,19 @@
+"""Run the project's dbt against a test's own warehouse file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from greenops.settings import PROJECT_ROOT, dbt_env
+
+DBT = Path(sys.executable).with_name("dbt")
+
+
+def dbt_build(warehouse: Path, *args: str) -> None:
+    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
+    result = subprocess.run([str(DBT), "build", "--quiet", *args], cwd=PROJECT_ROOT / "dbt_project", env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
