@@ -19,13 +19,12 @@ REGRESSIONS = """
     order by change_pct desc
 """
 BUDGETS = """
-    select 'carbon_budget' as kind, project_id as subject, iso_week as period,
+    select 'carbon_budget' as kind, project_id as subject, period,
            status || ': ' || round(actual_kgco2e, 2) || ' kgCO2e so far, forecast ' || round(forecast_kgco2e, 2)
            || ' against a budget of ' || round(budget_kgco2e, 2) as message
     from marts.carbon_budget_variance
-    where status in ('at_risk', 'over_budget')
-      and iso_week = (select max(iso_week) from marts.carbon_budget_variance)
-    order by project_id
+    where status in ('at_risk', 'over_budget') and is_current_period
+    order by project_id, period_type desc
 """
 
 

@@ -148,11 +148,12 @@ INVENTORY_PROJECTS = RawTable(
     _schema(
         ("project", pa.string()),
         ("team", pa.string()),
-        ("iso_week", pa.string()),  # '*' = the project's default weekly budget, else e.g. '2026-W47'
+        ("period_type", pa.string()),  # week | month
+        ("budget_period", pa.string()),  # '*' = the project's default for every period, else '2026-W47' / '2026-11'
         ("carbon_budget_kgco2e", pa.float64()),
     ),
     None,
-    "One row per project and budget week (snapshot); iso_week '*' is the default for every week.",
+    "One row per project, budget period type and period ('*' = default for every period) (snapshot).",
 )
 
 QUARANTINE = RawTable(

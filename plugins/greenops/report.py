@@ -28,11 +28,12 @@ QUERIES = {
                round(sum(carbon_kgco2e_location) * 1e6 / nullif(sum(requests), 0), 2) as gco2e_per_1k_requests,
                round(sum(carbon_kgco2e_location) * 1e3 / nullif(sum(successful_requests), 0), 3) as gco2e_per_inference
         from marts.carbon_per_inference group by 1 order by 1""",
-    "Carbon budget variance, by project and ISO week": """
-        select project_id as project, iso_week, round(budget_kgco2e, 1) as budget_kg,
+    "Carbon budget variance, by project, ISO week and month": """
+        select project_id as project, period, round(budget_kgco2e, 1) as budget_kg,
                round(actual_kgco2e, 2) as actual_kg, round(variance_pct, 1) as variance_pct,
                round(forecast_kgco2e, 2) as forecast_kg, status
-        from marts.carbon_budget_variance where project_id <> 'unallocated' order by iso_week, project_id""",
+        from marts.carbon_budget_variance where project_id <> 'unallocated'
+        order by period_type desc, period, project_id""",
 }
 
 

@@ -88,7 +88,7 @@ def test_known_day_end_to_end(pipeline):
     cpi = q("select carbon_gco2e_per_inference, carbon_gco2e_per_1k_requests from marts.carbon_per_inference where deployment_id = 'dep-a'")[0]
     dep_a_carbon_g = (DEP_A_H10 * 400 + DEP_A_H11 * 200) * 1.5
     assert cpi[0] == pytest.approx(dep_a_carbon_g / 2) and cpi[1] == pytest.approx(dep_a_carbon_g * 1000 / 3)
-    budget = {r[0]: r[1:] for r in q("select project_id, iso_week, budget_kgco2e, actual_kgco2e, forecast_kgco2e, status from marts.carbon_budget_variance")}
+    budget = {r[0]: r[1:] for r in q("select project_id, period, budget_kgco2e, actual_kgco2e, forecast_kgco2e, status from marts.carbon_budget_variance where period_type = 'week'")}
     p1_actual = (DEP_A_H10 * 400 + 0.75 * DEP_A_H11 * 200) * 1.5 / 1000
     # Monday 00:00 to the end of Tuesday 11:00 is 36 hours: forecast = actual / 36 x 168
     assert budget["p1"][:3] == ("2026-W46", 1.0, pytest.approx(p1_actual))

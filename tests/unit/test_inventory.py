@@ -16,8 +16,9 @@ def test_demo_inventory():
     }
     assert inv.deployment_names() == ["assist-8b-fra", "chat-70b-fra", "code-14b-sea", "summarize-24b-sea"]
     assert inv.deployments.num_rows == 14  # 4 + 2 + 4 + 4 GPUs
-    budgets = {(r["project"], r["iso_week"]): r["carbon_budget_kgco2e"] for r in inv.projects.to_pylist()}
-    assert budgets[("code-assist", "*")] == 12 and budgets[("code-assist", "2026-W52")] == 6
+    budgets = {(r["project"], r["period_type"], r["budget_period"]): r["carbon_budget_kgco2e"] for r in inv.projects.to_pylist()}
+    assert budgets[("code-assist", "week", "*")] == 12 and budgets[("code-assist", "week", "2026-W52")] == 6
+    assert budgets[("search", "month", "*")] == 400
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ would misattribute energy silently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -108,12 +109,21 @@ def load(path: Path) -> Inventory:
     for i, p in enumerate(doc.get("projects") or []):
         where = f"projects[{i}]"
         name = str(_need(p, "project", where, path))
-        weekly = p.get("weekly_carbon_budget_kgco2e")
-        projects.append({"project": name, "team": p.get("team"), "iso_week": "*",
-                         "carbon_budget_kgco2e": None if weekly is None else float(weekly)})
-        for week, budget in (p.get("budget_overrides") or {}).items():
-            projects.append({"project": name, "team": p.get("team"), "iso_week": str(week),
-                             "carbon_budget_kgco2e": float(budget)})
+        for period_type in ("week", "month"):
+            default = p.get(f"{'weekly' if period_type == 'week' else 'monthly'}_carbon_budget_kgco2e")
+            if default is not None:
+                projects.append({"project": name, "team": p.get("team"), "period_type": period_type,
+                                 "budget_period": "*", "carbon_budget_kgco2e": float(default)})
+        for period, budget in (p.get("budget_overrides") or {}).items():
+            period = str(period)
+            period_type = "week" if "-W" in period else "month"
+            if not re.fullmatch(r"\d{4}-W\d{2}|\d{4}-\d{2}", period):
+                raise InventoryError(f"{path}: {where}: budget override {period!r} is neither an ISO week (2026-W47) nor a month (2026-11)")
+            projects.append({"project": name, "team": p.get("team"), "period_type": period_type,
+                             "budget_period": period, "carbon_budget_kgco2e": float(budget)})
+        if not any(r["project"] == name for r in projects):  # a project without budgets is still a project
+            projects.append({"project": name, "team": p.get("team"), "period_type": "week", "budget_period": "*",
+                             "carbon_budget_kgco2e": None})
 
     deployments = []
     for i, d in enumerate(doc.get("deployments") or []):
