@@ -290,3 +290,37 @@ def conform(table: RawTable, data: pa.Table) -> pa.Table:
         else:
             arrays.append(pa.nulls(data.num_rows, field.type))
     return pa.Table.from_arrays(arrays, schema=table.schema)
+
+FOCUS_CHARGES = RawTable(
+    "focus_charges",
+    _schema(
+        ("billing_period", pa.string()),  # 'YYYY-MM' of BillingPeriodStart: the partition
+        ("billed_cost", pa.float64()),
+        ("effective_cost", pa.float64()),
+        ("list_cost", pa.float64()),
+        ("contracted_cost", pa.float64()),
+        ("billing_account_id", pa.string()),
+        ("billing_currency", pa.string()),
+        ("billing_period_start", pa.timestamp("us")),
+        ("billing_period_end", pa.timestamp("us")),
+        ("charge_period_start", pa.timestamp("us")),
+        ("charge_period_end", pa.timestamp("us")),
+        ("charge_category", pa.string()),
+        ("charge_description", pa.string()),
+        ("provider_name", pa.string()),
+        ("publisher_name", pa.string()),
+        ("invoice_issuer_name", pa.string()),
+        ("service_category", pa.string()),
+        ("service_name", pa.string()),
+        ("region_id", pa.string()),
+        ("resource_id", pa.string()),
+        ("resource_name", pa.string()),
+        ("sub_account_id", pa.string()),
+        ("consumed_quantity", pa.float64()),
+        ("consumed_unit", pa.string()),
+        ("tags", pa.string()),  # JSON object text, as FOCUS delivers it
+    ),
+    "billing_period",
+    "One row per FOCUS charge (any provider's FOCUS export), replaced per billing period.",
+)
+ALL_TABLES.append(FOCUS_CHARGES)

@@ -1,0 +1,22 @@
+-- One row per FOCUS charge (FOCUS 1.0+ export of any provider), in FOCUS column names.
+select
+    billing_period,
+    billed_cost                 as BilledCost,
+    effective_cost              as EffectiveCost,
+    list_cost                   as ListCost,
+    billing_currency            as BillingCurrency,
+    charge_period_start         as ChargePeriodStart,
+    charge_period_end           as ChargePeriodEnd,
+    coalesce(charge_category, 'Usage') as ChargeCategory,
+    provider_name               as ProviderName,
+    service_name                as ServiceName,
+    region_id                   as RegionId,
+    resource_id                 as ResourceId,
+    consumed_quantity           as ConsumedQuantity,
+    consumed_unit               as ConsumedUnit,
+    sub_account_id              as SubAccountId,
+    tags                        as Tags,
+    {{ json_text('tags', 'deployment') }} as deployment_tag,
+    _source_file,
+    _source_line
+from {{ source('raw', 'focus_charges') }}
