@@ -12,7 +12,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test dbt-parse airflow-setup summary clean
+.PHONY: install demo test dbt-parse airflow-setup summary report chromium clean
 
 install: $(VENV)/.installed
 
@@ -36,8 +36,27 @@ demo: install dbt-parse
 summary: install
 	$(BIN)/python -m greenops summary
 
-test: install dbt-parse
+# The HTML report of the latest month from the published snapshot (reports/report.html);
+# MONTH=YYYY-MM writes the monthly disclosure reports/<YYYY-MM>/ with CSV extracts.
+report: install
+	$(BIN)/python -m greenops report $(if $(MONTH),--month $(MONTH))
+
+# Headless Chromium renders the HTML report in tests/report. Debian's package, installed when missing;
+# where apt-get is not available (or fails) the browser test skips and says why.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "chromium: no apt-get here; tests/report will skip the browser check"; exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null ) \
+	  || echo "chromium: install failed; tests/report will skip the browser check"
+
+test: install dbt-parse chromium
 	$(BIN)/python -m pytest
 
 clean:
 	rm -rf .airflow data dbt_project/target dbt_project/logs .pytest_cache
+
+# The performance benchmark (docs/benchmarks.md): GPUS=1000 is the reference size (about 10 GB of CSV).
+GPUS ?= 1000
+bench: install dbt-parse
+	$(BIN)/python bench/fleet_bench.py --gpus $(GPUS) --out bench/out

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
 from greenops import ingest_focus
-from greenops.airflow_support import default_args, fail_fast_on_bad_input, record_loaded_days, warehouse_pool
-
-RAW_FOCUS = Asset("greenops://raw/focus_charges", group="greenops_raw")
+from greenops.airflow_support import RAW_FOCUS, default_args, fail_fast_on_bad_input, record_loaded_days, warehouse_pool
 
 
 @dag(

@@ -34,3 +34,43 @@ select date_day from {{ relation }}, unnest(generate_date_array({{ start_col }},
 {% macro json_text(json_expr, key) -%}{{ return(adapter.dispatch('json_text', 'greenops')(json_expr, key)) }}{%- endmacro %}
 {% macro default__json_text(json_expr, key) -%}json_extract_string({{ json_expr }}, '$."{{ key }}"'){%- endmacro %}
 {% macro bigquery__json_text(json_expr, key) -%}json_value({{ json_expr }}, '$."{{ key }}"'){%- endmacro %}
+
+{#- The part of a text before the first occurrence of a separator (the whole text without one) -#}
+{% macro text_before(text_expr, separator) -%}{{ return(adapter.dispatch('text_before', 'greenops')(text_expr, separator)) }}{%- endmacro %}
+{% macro default__text_before(text_expr, separator) -%}split_part({{ text_expr }}, {{ separator }}, 1){%- endmacro %}
+{% macro bigquery__text_before(text_expr, separator) -%}split({{ text_expr }}, {{ separator }})[safe_offset(0)]{%- endmacro %}
+
+{#- 'YYYY-MM' of a date or timestamp (UTC) -#}
+{% macro month_label(date_expr) -%}{{ return(adapter.dispatch('month_label', 'greenops')(date_expr)) }}{%- endmacro %}
+{% macro default__month_label(date_expr) -%}strftime(cast({{ date_expr }} as date), '%Y-%m'){%- endmacro %}
+{% macro bigquery__month_label(date_expr) -%}format_date('%Y-%m', cast({{ date_expr }} as date)){%- endmacro %}
+
+{#- A timestamp n hours later, still a timestamp (dbt.dateadd gives a DATETIME on BigQuery) -#}
+{% macro timestamp_add_hours(ts_expr, hours) -%}{{ return(adapter.dispatch('timestamp_add_hours', 'greenops')(ts_expr, hours)) }}{%- endmacro %}
+{% macro default__timestamp_add_hours(ts_expr, hours) -%}({{ ts_expr }} + interval ({{ hours }}) hour){%- endmacro %}
+{% macro bigquery__timestamp_add_hours(ts_expr, hours) -%}timestamp_add({{ ts_expr }}, interval {{ hours }} hour){%- endmacro %}
+
+{#- A date n days or months later, still a date -#}
+{% macro date_add_days(date_expr, days) -%}{{ return(adapter.dispatch('date_add_days', 'greenops')(date_expr, days)) }}{%- endmacro %}
+{% macro default__date_add_days(date_expr, days) -%}cast({{ date_expr }} + interval ({{ days }}) day as date){%- endmacro %}
+{% macro bigquery__date_add_days(date_expr, days) -%}date_add({{ date_expr }}, interval {{ days }} day){%- endmacro %}
+{% macro date_add_months(date_expr, months) -%}{{ return(adapter.dispatch('date_add_months', 'greenops')(date_expr, months)) }}{%- endmacro %}
+{% macro default__date_add_months(date_expr, months) -%}cast({{ date_expr }} + interval ({{ months }}) month as date){%- endmacro %}
+{% macro bigquery__date_add_months(date_expr, months) -%}date_add({{ date_expr }}, interval {{ months }} month){%- endmacro %}
+
+{#- First day of the month of a date or timestamp, as a date -#}
+{% macro month_start(date_expr) -%}{{ return(adapter.dispatch('month_start', 'greenops')(date_expr)) }}{%- endmacro %}
+{% macro default__month_start(date_expr) -%}cast(date_trunc('month', cast({{ date_expr }} as date)) as date){%- endmacro %}
+{% macro bigquery__month_start(date_expr) -%}date_trunc(cast({{ date_expr }} as date), month){%- endmacro %}
+
+{#- Every row of a relation repeated for each day from start_col to end_col (dates, inclusive),
+    with the given columns and date_day -#}
+{% macro expand_to_days(relation, start_col, end_col, columns) -%}{{ return(adapter.dispatch('expand_to_days', 'greenops')(relation, start_col, end_col, columns)) }}{%- endmacro %}
+{% macro default__expand_to_days(relation, start_col, end_col, columns) -%}
+select {% for c in columns %}r.{{ c }}, {% endfor %}cast(unnest(generate_series(cast(r.{{ start_col }} as timestamp), cast(r.{{ end_col }} as timestamp), interval 1 day)) as date) as date_day
+from {{ relation }} r
+{%- endmacro %}
+{% macro bigquery__expand_to_days(relation, start_col, end_col, columns) -%}
+select {% for c in columns %}r.{{ c }}, {% endfor %}date_day
+from {{ relation }} r cross join unnest(generate_date_array(r.{{ start_col }}, r.{{ end_col }})) as date_day
+{%- endmacro %}

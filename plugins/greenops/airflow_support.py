@@ -161,6 +161,12 @@ class AlertNotifier(BaseNotifier):
 RAW_AWS_COST_EXPLORER = Asset("greenops://raw/aws_ce_costs_daily", group="greenops_raw")
 RAW_AWS_CUR = Asset("greenops://raw/aws_cur_line_items", group="greenops_raw")
 RAW_AWS_CARBON = Asset("greenops://raw/aws_carbon_emissions", group="greenops_raw")
+RAW_GCP_CARBON = Asset("greenops://raw/gcp_carbon_footprint", group="greenops_raw")
+RAW_GCP_BILLING = Asset("greenops://raw/gcp_billing_export", group="greenops_raw")
+RAW_FOCUS = Asset("greenops://raw/focus_charges", group="greenops_raw")
+RAW_AZURE_USAGE_DETAILS = Asset("greenops://raw/azure_usage_details", group="greenops_raw")
+RAW_AZURE_COST_DETAILS = Asset("greenops://raw/azure_cost_details", group="greenops_raw")
+RAW_AZURE_FOCUS_CHARGES = Asset("greenops://raw/azure_focus_charges", group="greenops_raw")
 
 
 def period_days(summary: dict) -> dict:

@@ -7,6 +7,8 @@
   run-day DAY                                     run the on-prem DAG for one UTC day (airflow dags test)
   transform [DAY]                                 run the transformation DAG (airflow dags test)
   summary                                         print the KPI summary from the warehouse
+  report [--out DIR] [--month YYYY-MM]            write the HTML report from the published snapshot
+                                                  (--month: reports/<YYYY-MM>/ with CSV extracts)
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ def demo(days: int, end: date, seed: int) -> None:
     _airflow("dags", "test", "greenops_aws", end.isoformat(), quiet=True)  # CUR + carbon exports, by billing period
     print(f"greenops_aws {end}: success ({time.monotonic() - t:.0f} s)")
     t = time.monotonic()
+    _airflow("dags", "test", "greenops_gcp", end.isoformat(), quiet=True)  # billing + Carbon Footprint exports, by month
+    print(f"greenops_gcp {end}: success ({time.monotonic() - t:.0f} s)")
+    t = time.monotonic()
     transform(end)
     print(f"greenops_transform: success ({time.monotonic() - t:.0f} s)")
     from greenops.report import render_summary
@@ -110,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("transform")
     p.add_argument("day", type=date.fromisoformat, nargs="?", default=yesterday)
     sub.add_parser("summary")
+    p = sub.add_parser("report")
+    p.add_argument("--out", type=Path, default=None, help="folder (default: reports/ in the project)")
+    p.add_argument("--month", default=None, help="UTC month YYYY-MM: the disclosure, with CSV extracts (default: latest month)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -126,6 +134,13 @@ def main(argv: list[str] | None = None) -> None:
         from greenops.report import render_summary
 
         print(render_summary())
+    elif args.command == "report":
+        from greenops.report_html import ReportError, build_report
+
+        try:
+            print(build_report(args.out, args.month))
+        except ReportError as exc:
+            raise SystemExit(str(exc)) from exc
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ with file, line and reason, and replaces the day's partition of the raw table an
 in one transaction. Running a day twice leaves the same rows (only ``_load_id``/``_loaded_at`` say
 when). A file that cannot be read at all raises ``UnreadableFileError`` naming it, and nothing of
 that day is changed.
+
+A dated file is read by the runs of its date and the days either side, so its rows more than a day
+away from its date would never be loaded by any run: they are quarantined instead ('timestamp in the
+future' / 'timestamp in the past', in the partition of the file's date), so that every row of every
+file is either loaded or in quarantine. The rule uses the file's date, never the wall clock.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from greenops import raw_tables as rt
 from greenops.settings import Settings, get_settings
@@ -65,12 +71,15 @@ def _ingest(source: FileSource, day: date, parsers: dict[str, Parser], load_id: 
         parser = next(p for suffix, p in parsers.items() if lf.path.name.endswith(suffix))
         rows, rejects = parser(con, lf)
         rows = rt.conform(source.table, rows.append_column("_source_file", pa.array([lf.rel] * rows.num_rows, pa.string()))) if rows.num_rows else rt.empty(source.table)
+        far_rejects = REJECT_SCHEMA.empty_table()
+        if rows.num_rows and lf.file_date is not None:
+            rows, far_rejects = _outside_file_window(con, source, lf, rows)
         first_day = None
         if rows.num_rows:
-            first_day = pa.compute.min(rows.column(source.ts_column)).as_py().date()
+            first_day = pc.min(rows.column(source.ts_column)).as_py().date()
         # a reject without its own timestamp belongs to the file's day (folder/name, else its first row's)
         fallback = lf.file_date or first_day or day
-        rejects = rejects.cast(REJECT_SCHEMA)
+        rejects = pa.concat_tables([rejects.cast(REJECT_SCHEMA), far_rejects])
         reject_days = [ts.date() if ts else fallback for ts in rejects.column("record_ts_utc").to_pylist()]
         rejects = rejects.append_column("partition_date", pa.array(reject_days, pa.date32()))
         rejects = rejects.append_column("_source_file", pa.array([lf.rel] * rejects.num_rows, pa.string()))
@@ -110,6 +119,42 @@ def _ingest(source: FileSource, day: date, parsers: dict[str, Parser], load_id: 
     summary = {"day": day.isoformat(), "files": len(files), "rows": data.num_rows, "quarantined": quarantine.num_rows}
     log.info("%s %s: %s", source.table.name, day, summary)
     return summary
+
+
+#: How far (days) a dated file's rows may be from its date: the runs of those days read the file.
+FILE_DATE_TOLERANCE_DAYS = 1
+
+
+def _outside_file_window(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingFile,
+                         rows: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Split off the rows of a dated file whose UTC day is more than a day from the file's date.
+
+    Only the runs of the file's date and the days either side read the file, so such a row would
+    silently never be loaded. It is rejected instead, with no timestamp of its own so that it lands in
+    the quarantine partition of the file's date (whose run reads the file), and its parsed values as
+    the record. Returns (rows kept, rejects).
+    """
+    days = pc.cast(rows.column(source.ts_column), pa.date32())
+    lo = lf.file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)
+    hi = lf.file_date + timedelta(days=FILE_DATE_TOLERANCE_DAYS)
+    outside = pc.fill_null(pc.or_(pc.less(days, pa.scalar(lo, pa.date32())), pc.greater(days, pa.scalar(hi, pa.date32()))), False)
+    if not pc.any(outside).as_py():
+        return rows, REJECT_SCHEMA.empty_table()
+    con.register("far_rows", rows.filter(outside))
+    skip = {source.table.partition_column} | {f.name for f in rt.LINEAGE}
+    values = ", ".join(f"{c} := {c}" for c in source.table.columns if c not in skip)  # the parsed row, as JSON
+    rejects = fetch_arrow(con, f"""
+        SELECT _source_line,
+               CASE WHEN CAST({source.ts_column} AS DATE) > ? THEN 'timestamp in the future: ' || {source.ts_column}
+                        || ' UTC is more than a day after the file''s date ' || ?
+                    ELSE 'timestamp in the past: ' || {source.ts_column}
+                        || ' UTC is more than a day before the file''s date ' || ? END AS reason,
+               CAST(to_json(struct_pack({values})) AS VARCHAR) AS raw_record,
+               NULL::TIMESTAMP AS record_ts_utc
+        FROM far_rows ORDER BY _source_line
+        """, [hi, lf.file_date.isoformat(), lf.file_date.isoformat()])
+    con.unregister("far_rows")
+    return rows.filter(pc.invert(outside)), rejects.cast(REJECT_SCHEMA)
 
 
 def load_inventory(load_id: str | None = None, settings: Settings | None = None) -> dict:

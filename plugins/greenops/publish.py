@@ -18,7 +18,7 @@ from pathlib import Path
 from greenops.settings import Settings, get_settings
 import duckdb
 
-from greenops.warehouse.duckdb_warehouse import retry_on_lock
+from greenops.warehouse.duckdb_warehouse import SAFE_SETTINGS, retry_on_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
     try:
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute(SAFE_SETTINGS)
             con.execute("ATTACH ? AS snapshot", [str(tmp)])
             retry_on_lock(lambda: con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(s.warehouse_path)]), s.warehouse_path)
             objects = con.execute(

@@ -324,3 +324,182 @@ FOCUS_CHARGES = RawTable(
     "One row per FOCUS charge (any provider's FOCUS export), replaced per billing period.",
 )
 ALL_TABLES.append(FOCUS_CHARGES)
+
+# --- Azure (Consumption API, Cost Management exports); see docs/azure.md ------------------------
+
+#: Usage-detail columns shared by the Consumption API table and the exports table (one naming for
+#: EA, MCA, legacy and modern items; costs are doubles in the currency named beside them).
+_AZURE_USAGE_COLUMNS = (
+    ("billing_period_start_date", pa.date32()),
+    ("billing_period_end_date", pa.date32()),
+    ("billing_account_id", pa.string()),
+    ("billing_profile_id", pa.string()),
+    ("subscription_id", pa.string()),  # legacy subscriptionId / modern subscriptionGuid
+    ("subscription_name", pa.string()),
+    ("resource_group", pa.string()),
+    ("resource_id", pa.string()),  # legacy resourceId / modern instanceName (an ARM id)
+    ("resource_name", pa.string()),
+    ("resource_location", pa.string()),  # as Azure writes it: 'eastus', 'EastUS2', 'US East 2'
+    ("consumed_service", pa.string()),
+    ("meter_id", pa.string()),
+    ("meter_category", pa.string()),  # e.g. Virtual Machines
+    ("meter_subcategory", pa.string()),  # e.g. NCads H100 v5 Series
+    ("meter_name", pa.string()),  # e.g. NC40ads H100 v5
+    ("meter_region", pa.string()),
+    ("product", pa.string()),
+    ("unit_of_measure", pa.string()),  # e.g. '1 Hour', '10 Hours', '1 GB/Month'
+    ("vm_size", pa.string()),  # additionalInfo.ServiceType, e.g. Standard_NC40ads_H100_v5
+    ("quantity", pa.float64()),  # in unit_of_measure
+    ("effective_price", pa.float64()),
+    ("unit_price", pa.float64()),
+    ("cost_billing_currency", pa.float64()),  # legacy cost / modern costInBillingCurrency / old PreTaxCost
+    ("billing_currency", pa.string()),
+    ("cost_usd", pa.float64()),  # modern costInUSD; else the billing cost when the currency is USD; else NULL
+    ("charge_type", pa.string()),  # Usage | Purchase | Refund | ...
+    ("pricing_model", pa.string()),  # OnDemand | Reservation | SavingsPlan | Spot
+    ("frequency", pa.string()),
+    ("publisher_type", pa.string()),
+    ("reservation_id", pa.string()),
+    ("tags", pa.string()),  # JSON object {"deployment": "chat-70b"}, keys sorted, empty values dropped; '{}' when none
+    ("additional_info", pa.string()),  # the JSON text as Azure delivered it
+)
+
+AZURE_USAGE_DETAILS = RawTable(
+    "azure_usage_details",
+    _schema(
+        ("usage_date", pa.date32()),  # UTC date of the usage: the partition
+        *_AZURE_USAGE_COLUMNS,
+        ("kind", pa.string()),  # legacy (EA, pay-as-you-go) | modern (MCA)
+        ("scope", pa.string()),  # the scope queried, e.g. /subscriptions/<id>
+        ("usage_detail_id", pa.string()),  # the item's ARM id
+    ),
+    "usage_date",
+    "One row per Consumption API usage detail (legacy and modern kinds in one schema), per usage day.",
+)
+
+AZURE_COST_DETAILS = RawTable(
+    "azure_cost_details",
+    _schema(
+        ("billing_period", pa.string()),  # 'YYYY-MM' of the export's period folder: the partition
+        ("usage_date", pa.date32()),
+        *_AZURE_USAGE_COLUMNS,
+        ("dataset", pa.string()),  # ActualCost | AmortizedCost | Usage (manifest exportConfig.type); NULL if unknown
+        ("export_name", pa.string()),
+        ("export_path", pa.string()),  # <dir>/<export> under the exports root
+        ("export_period", pa.string()),  # the period folder, e.g. 20231101-20231130
+        ("run_id", pa.string()),  # the run folder loaded (the latest run of that export and period)
+    ),
+    "billing_period",
+    "One row per Cost Management export row (ActualCost, AmortizedCost; EA and MCA columns), per billing month.",
+)
+
+AZURE_FOCUS_CHARGES = RawTable(
+    "azure_focus_charges",
+    pa.schema(
+        [f for f in FOCUS_CHARGES.schema if f.name not in {x.name for x in LINEAGE}]
+        + [pa.field(n, pa.string()) for n in ("export_name", "export_path", "export_period", "run_id")]
+        + LINEAGE
+    ),
+    "billing_period",
+    "One row per FOCUS charge of a Cost Management FocusCost export (raw.focus_charges' columns), per billing month.",
+)
+
+AZURE_EXPORT_LOADS = RawTable(
+    "azure_export_loads",
+    _schema(
+        ("source", pa.string()),  # the raw table loaded (azure_cost_details | azure_focus_charges)
+        ("period", pa.string()),  # 'YYYY-MM': the partition (with source)
+        ("runs", pa.string()),  # JSON list of {export_path, export_period, run_id, manifest, dataset}
+        ("fingerprint_sha256", pa.string()),  # every chosen manifest's bytes + every data file's name and size/ETag
+        ("data_files", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+    ),
+    "period",
+    "One row per exports month last loaded: a month is reloaded only when its fingerprint changes.",
+)
+
+ALL_TABLES.extend([AZURE_USAGE_DETAILS, AZURE_COST_DETAILS, AZURE_FOCUS_CHARGES, AZURE_EXPORT_LOADS])
+
+# --- GCP (Carbon Footprint export, Cloud Billing export); see docs/gcp_bigquery.md ------------
+
+GCP_CARBON_FOOTPRINT = RawTable(
+    "gcp_carbon_footprint",
+    _schema(
+        ("usage_month", pa.string()),  # 'YYYY-MM' of usage_month: the partition
+        ("usage_month_start", pa.date32()),  # usage_month as Google delivers it (first day of the month)
+        ("billing_account_id", pa.string()),
+        ("project_id", pa.string()),  # NULL: usage not associated with a project (or the project was deleted)
+        ("project_number", pa.string()),
+        ("service_id", pa.string()),
+        ("service_description", pa.string()),
+        ("location", pa.string()),  # location.location: zone, region, multi-region or country
+        ("region", pa.string()),  # location.region
+        ("carbon_model_version", pa.int64()),  # a restated month comes with a new version
+        ("scope1_kgco2e", pa.float64()),
+        ("scope2_location_kgco2e", pa.float64()),
+        ("scope2_market_kgco2e", pa.float64()),
+        ("scope3_kgco2e", pa.float64()),
+        ("total_location_kgco2e", pa.float64()),  # carbon_footprint_total_kgCO2e.location_based, as reported
+        ("total_market_kgco2e", pa.float64()),  # carbon_footprint_total_kgCO2e.market_based, as reported
+    ),
+    "usage_month",
+    "One row per usage month, carbon model version, project, service and location of GCP's Carbon Footprint export.",
+)
+
+GCP_BILLING_EXPORT = RawTable(
+    "gcp_billing_export",
+    _schema(
+        ("invoice_month", pa.string()),  # 'YYYY-MM' of invoice.month (else of usage_start_time): the partition
+        ("usage_date", pa.date32()),  # UTC date of usage_start_time
+        ("billing_account_id", pa.string()),
+        ("service_id", pa.string()),
+        ("service_description", pa.string()),
+        ("sku_id", pa.string()),
+        ("sku_description", pa.string()),
+        ("usage_start_time", pa.timestamp("us")),  # UTC
+        ("usage_end_time", pa.timestamp("us")),  # UTC
+        ("project_id", pa.string()),
+        ("project_number", pa.string()),
+        ("project_name", pa.string()),
+        ("project_labels", pa.string()),  # JSON object {"key": "value"}; '{}' when none
+        ("labels", pa.string()),  # JSON object of the resource's labels, e.g. {"deployment": "chat-8b-gcp"}
+        ("system_labels", pa.string()),  # JSON object, e.g. {"compute.googleapis.com/machine_spec": "a2-highgpu-2g"}
+        ("location_location", pa.string()),
+        ("location_country", pa.string()),
+        ("location_region", pa.string()),
+        ("location_zone", pa.string()),
+        ("resource_name", pa.string()),  # detailed (resource-level) export only
+        ("resource_global_name", pa.string()),
+        ("cost", pa.float64()),  # in currency, before credits
+        ("currency", pa.string()),
+        ("currency_conversion_rate", pa.float64()),
+        ("usage_amount", pa.float64()),  # in usage_unit (e.g. seconds; vCPU-seconds for core SKUs)
+        ("usage_unit", pa.string()),
+        ("usage_amount_in_pricing_units", pa.float64()),
+        ("usage_pricing_unit", pa.string()),
+        ("credits", pa.string()),  # JSON array of the credits as delivered ([] when none)
+        ("credits_amount", pa.float64()),  # sum of credits[].amount (negative or 0), in currency
+        ("cost_type", pa.string()),  # regular | tax | adjustment | rounding_error
+        ("export_time", pa.timestamp("us")),
+    ),
+    "invoice_month",
+    "One row per GCP Cloud Billing export line (standard or detailed export), replaced per invoice month.",
+)
+
+GCP_EXPORT_LOADS = RawTable(
+    "gcp_export_loads",
+    _schema(
+        ("source", pa.string()),  # the raw table loaded (gcp_carbon_footprint | gcp_billing_export)
+        ("period", pa.string()),  # 'YYYY-MM' usage or invoice month: the partition (with source)
+        ("origin", pa.string()),  # files:<landing folder> | bigquery:<project.dataset.table>
+        ("fingerprint", pa.string()),  # of the period's content (rows and rejected rows), not of file names
+        ("carbon_model_versions", pa.string()),  # e.g. '1,2' (carbon only)
+        ("data_files", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+    ),
+    "period",
+    "One row per GCP export period last loaded: a period is reloaded only when its content fingerprint changes.",
+)
+ALL_TABLES.extend([GCP_CARBON_FOOTPRINT, GCP_BILLING_EXPORT, GCP_EXPORT_LOADS])

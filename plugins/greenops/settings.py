@@ -8,6 +8,7 @@ Connections (ids below) or the cloud SDKs' default credential chains.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,27 @@ class Settings:
     aws_carbon_bucket: str | None = None  # GREENOPS_AWS_CARBON_BUCKET: defaults to the CUR bucket
     aws_carbon_prefix: str = ""  # GREENOPS_AWS_CARBON_PREFIX: defaults to the CUR prefix
 
+    # --- GCP sources and the BigQuery warehouse; see docs/gcp_bigquery.md --------------------
+    bq_project: str | None = None  # GREENOPS_BQ_PROJECT: the project holding the warehouse's datasets
+    bq_location: str = "US"  # GREENOPS_BQ_LOCATION: where the datasets and jobs live
+    bq_api_endpoint: str | None = None  # GREENOPS_BQ_API_ENDPOINT: another endpoint (tests, a proxy)
+    bq_method: str = "oauth"  # GREENOPS_BQ_METHOD: oauth (default credentials) | service-account | oauth-secrets
+    bq_keyfile: str | None = None  # GREENOPS_BQ_KEYFILE: service-account key file (outside the repository)
+    gcp_carbon_table: str | None = None  # GREENOPS_GCP_CARBON_TABLE: project.dataset.carbon_footprint (BigQuery path)
+    gcp_billing_table: str | None = None  # GREENOPS_GCP_BILLING_TABLE: project.dataset.gcp_billing_export_v1_<ACCOUNT>
+    gcp_billing_lookback_months: int = 2  # GREENOPS_GCP_BILLING_LOOKBACK_MONTHS: invoice months re-checked per run
+
+    # --- Azure source (Consumption API, Cost Management exports); see docs/azure.md ------------
+    azure_scopes: tuple[str, ...] = ()  # GREENOPS_AZURE_SCOPES: '/subscriptions/<id>', '/providers/Microsoft.Billing/billingAccounts/<id>'
+    azure_arm_endpoint: str = "https://management.azure.com"  # GREENOPS_AZURE_ARM_ENDPOINT: another cloud, or a test server
+    azure_restatement_days: int = 3  # GREENOPS_AZURE_RESTATEMENT_DAYS: trailing days re-pulled each run
+    azure_max_attempts: int = 5  # GREENOPS_AZURE_MAX_ATTEMPTS: attempts per API request in all
+    azure_retry_after_max_s: float = 120.0  # GREENOPS_AZURE_RETRY_AFTER_MAX_S: cap on a server-requested wait
+    azure_credential: str = "auto"  # GREENOPS_AZURE_CREDENTIAL: auto | connection | managed_identity | default
+    azure_managed_identity_client_id: str | None = None  # GREENOPS_AZURE_MANAGED_IDENTITY_CLIENT_ID (not a secret)
+    azure_exports_prefix: str = ""  # GREENOPS_AZURE_EXPORTS_PREFIX: a sub-folder of <landing>/azure_exports/
+    azure_export_names: tuple[str, ...] = ()  # GREENOPS_AZURE_EXPORTS: only these export names (default: all)
+
     @property
     def dbt_manifest(self) -> Path:
         return self.dbt_project_dir / "target" / "manifest.json"
@@ -93,6 +115,8 @@ def get_settings() -> Settings:
         task_retries=int(_float("GREENOPS_TASK_RETRIES", 2)),
         retry_delay_s=_float("GREENOPS_RETRY_DELAY_S", 300.0),
         **_aws_settings(),
+        **_azure_settings(),
+        **_gcp_settings(),
     )
 
 
@@ -143,6 +167,91 @@ def _aws_settings() -> dict:
         "aws_cur_export": _text("GREENOPS_AWS_CUR_EXPORT"),
         "aws_carbon_bucket": _text("GREENOPS_AWS_CARBON_BUCKET") or cur_bucket,
         "aws_carbon_prefix": (_text("GREENOPS_AWS_CARBON_PREFIX") or cur_prefix).strip("/"),
+    }
+
+
+# --- Azure settings ----------------------------------------------------------------------------
+
+_AZURE_SCOPE = re.compile(
+    r"^(subscriptions/[^/]+(/resourceGroups/[^/]+)?"
+    r"|providers/Microsoft\.Billing/billingAccounts/[^/]+(/(billingProfiles|invoiceSections|departments|enrollmentAccounts|customers)/[^/]+)*"
+    r"|providers/Microsoft\.Management/managementGroups/[^/]+)$",
+    re.IGNORECASE,
+)
+AZURE_CREDENTIAL_MODES = ("auto", "connection", "managed_identity", "default")
+
+
+def parse_azure_scopes(value: str) -> tuple[str, ...]:
+    """``"/subscriptions/a, providers/Microsoft.Billing/billingAccounts/b"`` -> both with a leading '/'.
+
+    Accepted: subscriptions (and their resource groups), billing accounts (and their billing
+    profiles, invoice sections, departments, enrollment accounts, customers), management groups.
+    """
+    scopes = []
+    for item in filter(None, (part.strip().strip("/") for part in value.split(","))):
+        if not _AZURE_SCOPE.match(item):
+            raise ValueError(f"setting GREENOPS_AZURE_SCOPES: {item!r} is not a subscription, billing account or management group scope")
+        scope = "/" + item
+        if scope.lower() not in {s.lower() for s in scopes}:
+            scopes.append(scope)
+    return tuple(scopes)
+
+
+def _azure_settings() -> dict:
+    restatement = int(_float("GREENOPS_AZURE_RESTATEMENT_DAYS", 3))
+    if restatement < 0:
+        raise ValueError("setting GREENOPS_AZURE_RESTATEMENT_DAYS must be 0 or more")
+    credential = (_text("GREENOPS_AZURE_CREDENTIAL") or "auto").lower()
+    if credential not in AZURE_CREDENTIAL_MODES:
+        raise ValueError(f"setting GREENOPS_AZURE_CREDENTIAL must be one of {', '.join(AZURE_CREDENTIAL_MODES)}, not {credential!r}")
+    endpoint = (_text("GREENOPS_AZURE_ARM_ENDPOINT") or Settings.azure_arm_endpoint).rstrip("/")
+    if not endpoint.lower().startswith(("https://", "http://")):
+        raise ValueError(f"setting GREENOPS_AZURE_ARM_ENDPOINT={endpoint!r} is not an http(s) URL")
+    names = _text("GREENOPS_AZURE_EXPORTS") or ""
+    return {
+        "azure_scopes": parse_azure_scopes(_text("GREENOPS_AZURE_SCOPES") or ""),
+        "azure_arm_endpoint": endpoint,
+        "azure_restatement_days": restatement,
+        "azure_max_attempts": max(1, int(_float("GREENOPS_AZURE_MAX_ATTEMPTS", 5))),
+        "azure_retry_after_max_s": max(0.0, _float("GREENOPS_AZURE_RETRY_AFTER_MAX_S", 120.0)),
+        "azure_credential": credential,
+        "azure_managed_identity_client_id": _text("GREENOPS_AZURE_MANAGED_IDENTITY_CLIENT_ID"),
+        "azure_exports_prefix": (_text("GREENOPS_AZURE_EXPORTS_PREFIX") or "").strip("/"),
+        "azure_export_names": tuple(n for n in (p.strip() for p in names.split(",")) if n),
+    }
+
+
+# --- GCP and BigQuery settings ---------------------------------------------------------------
+
+_BQ_METHODS = ("oauth", "service-account", "oauth-secrets")
+_TABLE_ID = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$]+$")
+
+
+def _table_setting(name: str) -> str | None:
+    value = _text(name)
+    if value is not None:
+        value = value.replace(":", ".", 1) if value.count(":") == 1 else value  # bq's project:dataset.table
+        if not _TABLE_ID.match(value):
+            raise ValueError(f"setting {name}={value!r} is not a table id project.dataset.table")
+    return value
+
+
+def _gcp_settings() -> dict:
+    method = (_text("GREENOPS_BQ_METHOD") or "oauth").lower()
+    if method not in _BQ_METHODS:
+        raise ValueError(f"setting GREENOPS_BQ_METHOD must be one of {', '.join(_BQ_METHODS)}, not {method!r}")
+    lookback = int(_float("GREENOPS_GCP_BILLING_LOOKBACK_MONTHS", 2))
+    if lookback < 1:
+        raise ValueError("setting GREENOPS_GCP_BILLING_LOOKBACK_MONTHS must be 1 or more")
+    return {
+        "bq_project": _text("GREENOPS_BQ_PROJECT"),
+        "bq_location": _text("GREENOPS_BQ_LOCATION") or "US",
+        "bq_api_endpoint": _text("GREENOPS_BQ_API_ENDPOINT"),
+        "bq_method": method,
+        "bq_keyfile": _text("GREENOPS_BQ_KEYFILE"),
+        "gcp_carbon_table": _table_setting("GREENOPS_GCP_CARBON_TABLE"),
+        "gcp_billing_table": _table_setting("GREENOPS_GCP_BILLING_TABLE"),
+        "gcp_billing_lookback_months": lookback,
     }
 
 

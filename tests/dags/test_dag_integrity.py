@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+DAG_IDS = ["greenops_onprem", "greenops_aws", "greenops_gcp", "greenops_azure", "greenops_focus", "greenops_transform"]
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +19,10 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"greenops_onprem", "greenops_aws", "greenops_focus", "greenops_transform"}
+    assert set(dagbag.dag_ids) == set(DAG_IDS)
 
 
-@pytest.mark.parametrize("dag_id", ["greenops_onprem", "greenops_aws", "greenops_focus", "greenops_transform"])
+@pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_tags_retries_docs(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.tags and "greenops" in dag.tags
@@ -32,7 +33,7 @@ def test_tags_retries_docs(dagbag, dag_id):
 
 
 def test_every_warehouse_writer_takes_the_single_slot_pool(dagbag):
-    for dag_id in ("greenops_onprem", "greenops_aws", "greenops_focus", "greenops_transform"):
+    for dag_id in DAG_IDS:
         for task in dagbag.dags[dag_id].tasks:
             if task.task_id not in ("kpi_summary", "efficiency_and_budget_alerts", "dbt_interval"):  # read only
                 assert task.pool == "greenops_warehouse", task.task_id

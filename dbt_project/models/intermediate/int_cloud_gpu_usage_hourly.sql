@@ -1,26 +1,54 @@
 -- One row per cloud deployment and UTC hour it ran GPU instances, with GPU energy ESTIMATED from a
 -- power model (no telemetry): GPU-hours x (idle_w + utilization x (tdp_w - idle_w)) / 1000, the
 -- Cloud Carbon Footprint method, with var cloud_gpu_utilization_pct (default 50 %) and the GPU
--- model's idle and board power from gpu_specs (cited there). Instance-hours come from the CUR's
--- BoxUsage line items of GPU instance types (seed aws_gpu_instances).
-with usage as (
+-- model's idle and board power from gpu_specs (cited there). GPU-hours, one CTE per provider:
+--   aws: the CUR's BoxUsage line items of GPU instance types (seed aws_gpu_instances)
+--   gcp: Cloud Billing's vCPU rows of GPU machine types (seed gcp_gpu_machine_types; int_gcp_charges)
+-- A new provider adds its CTE to the union; everything below it is shared.
+with aws_usage as (
     select
-        c.deployment_id, c.account_id, c.RegionId as region_code,
-        {{ dbt.date_trunc('hour', 'c.ChargePeriodStart') }} as hour_utc,
+        c.deployment_id, 'aws' as provider, c.account_id, c.RegionId as region_code, c.ChargePeriodStart,
         i.gpu_name,
-        sum(c.ConsumedQuantity)                       as instance_hours,
-        sum(c.ConsumedQuantity * i.gpu_count)         as gpu_hours
+        c.ConsumedQuantity                 as instance_hours,
+        c.ConsumedQuantity * i.gpu_count   as gpu_hours
     from {{ ref('int_aws_charges') }} c
     join {{ ref('aws_gpu_instances') }} i on i.instance_type = c.instance_type
     where c.deployment_id is not null and c.usage_type like '%BoxUsage%' and c.ChargeCategory = 'Usage'
-    group by 1, 2, 3, 4, 5
 ),
+
+gcp_usage as (
+    select
+        deployment_id, 'gcp' as provider, account_id, RegionId as region_code, ChargePeriodStart,
+        gpu_name,
+        instance_hours,
+        gpu_hours
+    from {{ ref('int_gcp_charges') }}
+    where deployment_id is not null and gpu_hours > 0
+),
+
+usage as (
+    select
+        deployment_id, provider, account_id, region_code,
+        {{ dbt.date_trunc('hour', 'ChargePeriodStart') }} as hour_utc,
+        gpu_name,
+        sum(instance_hours)                   as instance_hours,
+        sum(gpu_hours)                        as gpu_hours
+    from (
+        select * from aws_usage
+        union all
+        select * from gcp_usage
+    ) u
+    group by 1, 2, 3, 4, 5, 6
+),
+
 specs as (select * from {{ ref('int_gpu_models') }})
+
 select
     u.deployment_id,
     u.hour_utc,
-    'aws'                                                   as provider,
-    'aws/' || u.region_code                                 as site_id,
+    u.provider,
+    u.provider || '/' || u.region_code                      as site_id,
+    u.region_code,
     u.account_id,
     u.gpu_name,
     u.instance_hours,

@@ -1,12 +1,14 @@
 -- One row per GPU model name (as GPUs report it) seen in telemetry, the inventory or a cloud GPU
--- instance type we recognise, with its reference specs: the longest matching gpu_specs pattern wins.
+-- instance or machine type we recognise (AWS, GCP), with its reference specs: the longest matching gpu_specs pattern wins.
 -- Embodied emissions and purchase price are amortized straight-line over the GPU's life (8,760 h a year).
 with names as (
     select distinct gpu_name from {{ ref('int_gpu_energy_hourly') }} where gpu_name is not null
-    union
+    union distinct
     select distinct gpu_name from {{ ref('stg_inventory__hosts') }} where gpu_name is not null
-    union
+    union distinct
     select distinct gpu_name from {{ ref('aws_gpu_instances') }}
+    union distinct
+    select distinct gpu_name from {{ ref('gcp_gpu_machine_types') }}
 ),
 matched as (
     select n.gpu_name, s.*,

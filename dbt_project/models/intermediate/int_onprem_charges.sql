@@ -23,7 +23,7 @@ priced as (
 )
 select
     deployment_id, hour_utc, 'OnPrem' as ProviderName, 'GPU hardware amortization' as ServiceName,
-    'Usage' as ChargeCategory, hour_utc as ChargePeriodStart, {{ dbt.dateadd('hour', 1, 'hour_utc') }} as ChargePeriodEnd,
+    'Usage' as ChargeCategory, hour_utc as ChargePeriodStart, {{ timestamp_add_hours('hour_utc', 1) }} as ChargePeriodEnd,
     hardware_usd as BilledCost, hardware_usd as EffectiveCost, 'USD' as BillingCurrency,
     site_id as RegionId, host as ResourceId, gpu_hours as ConsumedQuantity, 'GPU-Hours' as ConsumedUnit,
     'onprem_hardware' as charge_source
@@ -31,7 +31,7 @@ from priced
 union all
 select
     deployment_id, hour_utc, 'OnPrem', 'Electricity',
-    'Usage', hour_utc, {{ dbt.dateadd('hour', 1, 'hour_utc') }},
+    'Usage', hour_utc, {{ timestamp_add_hours('hour_utc', 1) }},
     electricity_usd, electricity_usd, 'USD',
     site_id, host, facility_energy_kwh, 'kWh',
     'onprem_electricity'

@@ -1,10 +1,10 @@
 {{ config(materialized='view', schema='reporting') }}
 
 -- One row per UTC day x project x service x model: where the carbon comes from.
--- service_name = the deployment that served the requests (on-prem the deployment is the service a
--- project buys: one model on one host's GPUs at one site). The marts carry no FOCUS ServiceName
--- (that lives in int_charges, which reporting does not read), so service_provider_name says
--- 'OnPrem' for deployments without cloud charges and 'Cloud' for those with them.
+-- service_name = the deployment that served the requests (the service a project buys: one model on
+-- a set of GPUs at one site or cloud region); service_provider_name = its provider (dim_deployment:
+-- onprem, aws, ...). The marts carry no FOCUS ServiceName (that lives in int_charges, which
+-- reporting does not read): a deployment is the finest service the energy can be attributed to.
 -- Every measured kWh is here, unallocated GPUs included (project 'unallocated'), so the totals
 -- equal the fact's.
 with fact as (
@@ -19,13 +19,17 @@ daily as (
         min(f.site_id)                                                          as site_id,
         min(f.gpu_name)                                                         as hardware_name,
         min(case when f.is_allocated then 1 else 0 end) = 1                     as is_allocated,
-        sum(f.cloud_cost_usd)                                                   as cloud_cost_usd,
-        sum(f.requests)                                                         as requests,
-        sum(f.successful_requests)                                              as successful_inferences,
-        sum(f.total_tokens)                                                     as total_tokens,
+        -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
+        cast(sum(f.requests) as {{ dbt.type_bigint() }})                        as requests,
+        cast(sum(f.successful_requests) as {{ dbt.type_bigint() }})             as successful_inferences,
+        cast(sum(f.total_tokens) as {{ dbt.type_bigint() }})                    as total_tokens,
         sum(f.gpu_energy_kwh)                                                   as gpu_energy_kwh,
         sum(f.facility_energy_kwh)                                              as energy_kwh,
         sum(case when f.is_idle then f.facility_energy_kwh else 0 end)          as idle_energy_kwh,
+        -- how much of the energy had an hourly grid intensity / a market-based factor (disclosure)
+        sum(case when f.intensity_source = 'hourly' then f.facility_energy_kwh else 0 end) as energy_with_hourly_intensity_kwh,
+        sum(case when f.market_basis = 'market' then f.facility_energy_kwh else 0 end)     as energy_with_market_factor_kwh,
+        sum(case when f.energy_method = 'estimated' then f.facility_energy_kwh else 0 end) as estimated_energy_kwh,
         sum(f.carbon_kgco2e_location)                                           as carbon_location_based_kgco2e,
         sum(f.carbon_kgco2e_market)                                             as carbon_market_based_kgco2e,
         sum(f.embodied_kgco2e)                                                  as embodied_carbon_kgco2e,
@@ -40,7 +44,7 @@ select
     d.project_id,
     p.team,
     d.deployment_id                                                            as service_name,
-    case when d.cloud_cost_usd > 0 then 'Cloud' else 'OnPrem' end              as service_provider_name,
+    dep.provider                                                               as service_provider_name,
     d.model_id,
     d.site_id,
     d.hardware_name,
@@ -51,6 +55,9 @@ select
     d.gpu_energy_kwh,
     d.energy_kwh,
     d.idle_energy_kwh,
+    d.energy_with_hourly_intensity_kwh,
+    d.energy_with_market_factor_kwh,
+    d.estimated_energy_kwh,
     d.carbon_location_based_kgco2e,
     d.carbon_market_based_kgco2e,
     d.embodied_carbon_kgco2e,
@@ -59,3 +66,4 @@ select
 from daily d
 left join {{ ref('dim_project') }} p on p.project_id = d.project_id
 left join {{ ref('dim_date') }} dd on dd.date_day = d.date_day
+left join {{ ref('dim_deployment') }} dep on dep.deployment_id = d.deployment_id

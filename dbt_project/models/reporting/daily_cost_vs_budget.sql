@@ -19,7 +19,8 @@ daily as (
         sum(energy_cost_usd)    as energy_cost_usd,
         sum(cloud_cost_usd)     as cloud_cost_usd,
         sum(cost_usd)           as cost_usd,
-        sum(successful_requests) as successful_inferences
+        -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
+        cast(sum(successful_requests) as {{ dbt.type_bigint() }}) as successful_inferences
     from fact
     group by date_day, project_id
 ),

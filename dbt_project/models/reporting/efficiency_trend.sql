@@ -25,7 +25,8 @@ daily as (
     select
         e.date_day,
         e.model_id,
-        sum(e.total_tokens)                         as total_tokens,
+        -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
+        cast(sum(e.total_tokens) as {{ dbt.type_bigint() }}) as total_tokens,
         sum(e.gpu_energy_kwh)                       as gpu_energy_kwh,
         sum(e.facility_energy_kwh)                  as energy_kwh,
         sum(coalesce(k.energy_cost_usd, 0))         as energy_cost_usd,

@@ -19,9 +19,10 @@ with carbon as (
         sum(case when is_allocated then energy_kwh else 0 end)                as allocated_energy_kwh,
         sum(case when is_allocated then carbon_location_based_kgco2e else 0 end) as allocated_carbon_location_based_kgco2e,
         sum(case when is_allocated then cost_usd else 0 end)                  as allocated_cost_usd,
-        sum(total_tokens)                                                     as total_tokens,
-        sum(requests)                                                         as requests,
-        sum(successful_inferences)                                            as successful_inferences
+        -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
+        cast(sum(total_tokens) as {{ dbt.type_bigint() }})                    as total_tokens,
+        cast(sum(requests) as {{ dbt.type_bigint() }})                        as requests,
+        cast(sum(successful_inferences) as {{ dbt.type_bigint() }})           as successful_inferences
     from {{ ref('carbon_by_project_service') }}
     group by month_start_date
 ),

@@ -15,8 +15,9 @@ with monthly as (
         month_start_date,
         model_id,
         max(model_tier)              as model_tier,
-        sum(successful_inferences)   as successful_inferences,
-        sum(total_tokens)            as total_tokens,
+        -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
+        cast(sum(successful_inferences) as {{ dbt.type_bigint() }}) as successful_inferences,
+        cast(sum(total_tokens) as {{ dbt.type_bigint() }}) as total_tokens,
         sum(energy_kwh)              as energy_kwh,
         sum(carbon_location_based_kgco2e) as carbon_location_based_kgco2e,
         sum(cost_usd)                as cost_usd

@@ -11,10 +11,15 @@ Deterministic for a seed and a date range. What it writes under the landing fold
   hours for the code assistant, failed requests, multi-request tasks, a few bad lines.
 - ``grid_intensity/date=<UTC date>/DE.csv``: hourly intensity for the German site; the US site has
   no drops and falls back to the yearly reference average.
+- ``aws_cur/``, ``aws_carbon/``: the AWS-hosted deployment's CUR 2.0 export and AWS's carbon export.
+- ``gcp_billing/invoice_month=<YYYYMM>/``: the GCP-hosted deployment's Cloud Billing export as
+  ``bq extract`` writes it (Parquet, nested records, repeated labels); ``gcp_carbon/usage_month=<YYYY-MM>/``:
+  GCP's Carbon Footprint export (newline-delimited JSON, INT64 values as strings).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -53,10 +58,26 @@ TRAFFIC = {
     "summarize-24b-sea": {"peak_per_hour": 400, "prompt_mean": 3500, "completion_mean": 300, "night_idle": False, "tasks": 1.0},
     "code-14b-sea": {"peak_per_hour": 600, "prompt_mean": 2200, "completion_mean": 160, "night_idle": True, "tasks": 3.0},
     "rag-8b-aws": {"peak_per_hour": 800, "prompt_mean": 2800, "completion_mean": 200, "night_idle": False, "tasks": 1.5},
+    "chat-8b-gcp": {"peak_per_hour": 500, "prompt_mean": 900, "completion_mean": 260, "night_idle": False, "tasks": 1.3},
 }
 #: The AWS-hosted deployment's instance, and its on-demand price (USD per hour, us-east-1 list price order).
 AWS_INSTANCE = {"id": "i-0a1b2c3d4e5f60718", "type": "g6e.12xlarge", "usd_per_hour": 10.49, "region": "us-east-1"}
 AWS_ACCOUNT = "123456789012"
+#: The GCP-hosted deployment's VM (a2-highgpu-2g: 2 x A100 40GB, 24 vCPUs) with its list prices (USD
+#: per hour, us-central1 order of magnitude), and an unlabelled experiment VM (g2-standard-4: 1 x L4).
+GCP_PROJECT = {"id": "greenops-demo-prod", "number": "418022341234", "name": "GreenOps demo"}
+GCP_BILLING_ACCOUNT = "01D0E5-6A7B8C-9D0E1F"
+GCP_REGION = "us-central1"
+GCP_VM = {"name": "greenops-demo-a2-vm", "machine_type": "a2-highgpu-2g", "vcpus": 24, "memory_gib": 170, "gpus": 2,
+          "usd_per_vcpu_hour": 0.031611, "usd_per_gib_hour": 0.004237, "usd_per_gpu_hour": 2.933908,
+          "gpu_sku": "Nvidia Tesla A100 GPU running in Americas", "cud_credit_per_gpu_hour": -0.88}
+GCP_EXPERIMENT_VM = {"name": "experiment-l4", "machine_type": "g2-standard-4", "vcpus": 4, "memory_gib": 16, "gpus": 1,
+                     "usd_per_vcpu_hour": 0.024, "usd_per_gib_hour": 0.0028, "usd_per_gpu_hour": 0.56,
+                     "gpu_sku": "Nvidia L4 GPU running in Americas", "cud_credit_per_gpu_hour": 0.0}
+#: GCP's reported kgCO2e per VM-hour of the demo project's Compute Engine use (scope 1, 2 location,
+#: 2 market, 3), and per day of its model bucket in Cloud Storage (multi-region US).
+GCP_CARBON_PER_VM_HOUR = {"scope1": 0.0004, "scope2_location": 0.21, "scope2_market": 0.05, "scope3": 0.035}
+GCP_CARBON_STORAGE_PER_DAY = {"scope1": 0.00001, "scope2_location": 0.004, "scope2_market": 0.001, "scope3": 0.002}
 #: Which project sends how much of a deployment's traffic (the rest goes to the owner).
 SHARED_TRAFFIC = {"chat-70b-fra": {"support-bot": 0.15}, "assist-8b-fra": {"search": 0.2}}
 
@@ -80,7 +101,7 @@ def _load_factor(local_hour: np.ndarray, weekday: np.ndarray, night_idle: bool) 
 def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: int = 7) -> dict:
     """Write ``days`` UTC days of demo data starting at ``start``. Returns counts of what was written."""
     fleet = yaml.safe_load(Path(fleet_file).read_text())
-    rng = np.random.default_rng(seed)
+    rng = main_rng = np.random.default_rng(seed)
     landing_dir = Path(landing_dir)
     sites = {s["site"]: s for s in fleet["sites"]}
     hosts = {h["host"]: h for h in fleet["hosts"]}
@@ -94,6 +115,8 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
     for dep in fleet["deployments"]:
         name = dep["deployment"]
         traffic = TRAFFIC[name]
+        # The GCP deployment came later: its own random stream leaves every other file as it was.
+        rng = np.random.default_rng([seed, 1]) if dep.get("provider") == "gcp" else main_rng
         # cloud deployments log in UTC; on-prem ones in their site's zone
         tz = ZoneInfo(sites[hosts[dep["host"]]["site"]]["timezone"]) if dep.get("host") else ZoneInfo("UTC")
         local = hours.tz_convert(tz)
@@ -141,6 +164,7 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
     counts["requests"] = len(requests)
     _write_requests(landing_dir, requests, rng, counts)
 
+    rng = main_rng
     # --- GPU telemetry -----------------------------------------------------------------------------
     dep_of_gpu: dict[tuple[str, str], str] = {}
     for dep in fleet["deployments"]:
@@ -178,6 +202,8 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
     _write_grid(landing_dir, hours, rng)
     if any(d.get("provider") == "aws" for d in fleet["deployments"]):
         counts["cur_line_items"] = _write_aws_exports(landing_dir, hours, rng)
+    if any(d.get("provider") == "gcp" for d in fleet["deployments"]):
+        counts["gcp_billing_rows"] = _write_gcp_exports(landing_dir, hours)
     return counts
 
 
@@ -296,7 +322,8 @@ def _write_aws_exports(landing_dir: Path, hours: pd.DatetimeIndex, rng) -> int:
         key = f"greenops-demo/data/BILLING_PERIOD={period}/greenops-demo-00001.csv.gz"
         data = root / "data" / f"BILLING_PERIOD={period}" / "greenops-demo-00001.csv.gz"
         data.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(data, "wt") as f:
+        # mtime=0: the same data gives the same bytes (gzip stores a timestamp otherwise)
+        with open(data, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, io.TextIOWrapper(gz) as f:
             part.drop(columns=["period"]).to_csv(f, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         manifest = root / "metadata" / f"BILLING_PERIOD={period}" / "greenops-demo-Manifest.json"
         manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -311,3 +338,115 @@ def _write_aws_exports(landing_dir: Path, hours: pd.DatetimeIndex, rng) -> int:
                           f"{AWS_ACCOUNT},{AWS_INSTANCE['region']},AmazonEC2,{instance_hours * 0.00058:.5f},MTCO2e,"
                           f"{instance_hours * 0.00012:.5f},MTCO2e\n")
     return len(frame)
+
+
+def _gcp_billing_schema():
+    import pyarrow as pa
+
+    kv = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+    return pa.schema([
+        ("billing_account_id", pa.string()),
+        ("service", pa.struct([("id", pa.string()), ("description", pa.string())])),
+        ("sku", pa.struct([("id", pa.string()), ("description", pa.string())])),
+        ("usage_start_time", pa.timestamp("us", tz="UTC")),
+        ("usage_end_time", pa.timestamp("us", tz="UTC")),
+        ("project", pa.struct([("id", pa.string()), ("number", pa.string()), ("name", pa.string()), ("labels", kv)])),
+        ("labels", kv),
+        ("system_labels", kv),
+        ("location", pa.struct([("location", pa.string()), ("country", pa.string()), ("region", pa.string()), ("zone", pa.string())])),
+        ("resource", pa.struct([("name", pa.string()), ("global_name", pa.string())])),
+        ("export_time", pa.timestamp("us", tz="UTC")),
+        ("cost", pa.float64()),
+        ("currency", pa.string()),
+        ("currency_conversion_rate", pa.float64()),
+        ("usage", pa.struct([("amount", pa.float64()), ("unit", pa.string()), ("amount_in_pricing_units", pa.float64()),
+                             ("pricing_unit", pa.string())])),
+        ("credits", pa.list_(pa.struct([("name", pa.string()), ("amount", pa.float64()), ("full_name", pa.string()),
+                                        ("id", pa.string()), ("type", pa.string())]))),
+        ("invoice", pa.struct([("month", pa.string())])),
+        ("cost_type", pa.string()),
+    ])
+
+
+def _write_gcp_exports(landing_dir: Path, hours: pd.DatetimeIndex) -> int:
+    """The GCP project's Cloud Billing export (Parquet as `bq extract` writes it: nested records,
+    repeated labels) per invoice month, and GCP's Carbon Footprint export (newline-delimited JSON,
+    INT64 as strings) per usage month. Deterministic: no random numbers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    compute = {"id": "6F81-5844-456A", "description": "Compute Engine"}
+    storage = {"id": "95FF-2EF5-5EA1", "description": "Cloud Storage"}
+    project = {**GCP_PROJECT, "labels": [{"key": "env", "value": "prod"}]}
+    zone = f"{GCP_REGION}-a"
+
+    def kv(d: dict) -> list[dict]:
+        return [{"key": k, "value": v} for k, v in d.items()]
+
+    rows = []
+    for h in hours:
+        start = h.to_pydatetime()
+        end = start + timedelta(hours=1)
+        common = {"billing_account_id": GCP_BILLING_ACCOUNT, "usage_start_time": start, "usage_end_time": end,
+                  "project": project, "export_time": end + timedelta(hours=5), "currency": "USD",
+                  "currency_conversion_rate": 1.0, "invoice": {"month": start.strftime("%Y%m")}, "cost_type": "regular",
+                  "location": {"location": GCP_REGION, "country": "US", "region": GCP_REGION, "zone": zone}}
+        for vm, labels in ((GCP_VM, {"deployment": "chat-8b-gcp", "team": "support"}), (GCP_EXPERIMENT_VM, {})):
+            family = vm["machine_type"].split("-")[0].upper()
+            system = kv({"compute.googleapis.com/machine_spec": vm["machine_type"], "compute.googleapis.com/cores": str(vm["vcpus"]),
+                         "compute.googleapis.com/memory": str(vm["memory_gib"] * 1024)})
+            base = {**common, "service": compute, "labels": kv(labels), "system_labels": system,
+                    "resource": {"name": vm["name"], "global_name": f"//compute.googleapis.com/projects/{GCP_PROJECT['id']}/zones/{zone}/instances/{vm['name']}"}}
+            rows.append({**base, "sku": {"id": f"{family}-CORE-0001", "description": f"{family} Instance Core running in Americas"},
+                         "cost": round(vm["vcpus"] * vm["usd_per_vcpu_hour"], 6), "credits": [],
+                         "usage": {"amount": vm["vcpus"] * 3600.0, "unit": "seconds", "amount_in_pricing_units": float(vm["vcpus"]), "pricing_unit": "hour"}})
+            rows.append({**base, "sku": {"id": f"{family}-RAM-0001", "description": f"{family} Instance Ram running in Americas"},
+                         "cost": round(vm["memory_gib"] * vm["usd_per_gib_hour"], 6), "credits": [],
+                         "usage": {"amount": vm["memory_gib"] * 2.0**30 * 3600, "unit": "byte-seconds",
+                                   "amount_in_pricing_units": float(vm["memory_gib"]), "pricing_unit": "gibibyte hour"}})
+            credit = vm["cud_credit_per_gpu_hour"] * vm["gpus"]
+            rows.append({**base, "sku": {"id": f"{family}-GPU-0001", "description": vm["gpu_sku"]},
+                         "cost": round(vm["gpus"] * vm["usd_per_gpu_hour"], 6),
+                         "credits": [{"name": "Committed use discount: GPUs", "amount": credit, "full_name": None,
+                                      "id": "CUD-GPU", "type": "COMMITTED_USAGE_DISCOUNT"}] if credit else [],
+                         "usage": {"amount": vm["gpus"] * 3600.0, "unit": "seconds", "amount_in_pricing_units": float(vm["gpus"]), "pricing_unit": "hour"}})
+        if h.hour == 0:  # the model bucket, labelled, billed daily (a multi-region: no region)
+            rows.append({**common, "service": storage, "sku": {"id": "E5F0-6A5D-7BAD", "description": "Standard Storage US Multi-region"},
+                         "usage_end_time": start + timedelta(days=1), "labels": kv({"deployment": "chat-8b-gcp"}), "system_labels": [],
+                         "location": {"location": "us", "country": "US", "region": None, "zone": None},
+                         "resource": {"name": "greenops-demo-models", "global_name": None}, "cost": 0.0832, "credits": [],
+                         "usage": {"amount": 40.0 * 2.0**30 * 86400, "unit": "byte-seconds", "amount_in_pricing_units": 1.3333,
+                                   "pricing_unit": "gibibyte month"}})
+    schema = _gcp_billing_schema()
+    months = sorted({r["usage_start_time"].strftime("%Y%m") for r in rows})
+    for month in months:
+        part = [r for r in rows if r["usage_start_time"].strftime("%Y%m") == month]
+        path = landing_dir / "gcp_billing" / f"invoice_month={month}" / "billing-000000000000.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(part, schema), path)
+
+        # GCP's own monthly figures: Compute Engine in the region (both VMs), the bucket, and a
+        # sandbox project with no billing rows here (its carbon stays unallocated)
+        vm_hours = sum(1 for r in part if "Instance Core" in r["sku"]["description"])
+        storage_days = sum(1 for r in part if r["service"] == storage)
+        period = f"{month[:4]}-{month[4:]}"
+
+        def carbon(project_id, number, service, location, region, per, units):
+            s1, s2l, s2m, s3 = (round(per[k] * units, 6) for k in ("scope1", "scope2_location", "scope2_market", "scope3"))
+            return {"usage_month": f"{period}-01", "billing_account_id": GCP_BILLING_ACCOUNT,
+                    "project": {"id": project_id, "number": number}, "service": service,
+                    "location": {"location": location, "region": region},
+                    "carbon_footprint_kgCO2e": {"scope1": s1, "scope2": {"location_based": s2l, "market_based": s2m}, "scope3": s3},
+                    "carbon_footprint_total_kgCO2e": {"location_based": round(s1 + s2l + s3, 6), "market_based": round(s1 + s2m + s3, 6)},
+                    "carbon_model_version": "12"}
+
+        records = [
+            carbon(GCP_PROJECT["id"], GCP_PROJECT["number"], compute, GCP_REGION, GCP_REGION, GCP_CARBON_PER_VM_HOUR, vm_hours),
+            carbon(GCP_PROJECT["id"], GCP_PROJECT["number"], storage, "us", None, GCP_CARBON_STORAGE_PER_DAY, storage_days),
+            carbon("greenops-sandbox", "418022349999", {"id": "24E6-581D-38E5", "description": "BigQuery"}, "US", None,
+                   GCP_CARBON_STORAGE_PER_DAY, storage_days),
+        ]
+        carbon_path = landing_dir / "gcp_carbon" / f"usage_month={period}" / "carbon_footprint-000000000000.json"
+        carbon_path.parent.mkdir(parents=True, exist_ok=True)
+        carbon_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return len(rows)

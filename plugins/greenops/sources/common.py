@@ -16,6 +16,11 @@ _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _HOST_DIR = re.compile(r"^host=(.+)$")
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
+#: No GPU draws more than this; readings above it are sensor or parsing errors (W).
+MAX_PLAUSIBLE_POWER_W = 2000.0
+#: Readings above the GPU's enforced power limit by more than this factor are rejected.
+POWER_LIMIT_TOLERANCE = 1.5
+
 #: Rows a parser could not accept: the line they came from, why, and the text itself.
 REJECT_SCHEMA = pa.schema(
     [
@@ -107,7 +112,7 @@ def read_lines(con: duckdb.DuckDBPyConnection, lf: LandingFile, view: str = "lin
             [str(lf.path)],
         )
     except duckdb.Error as exc:
-        raise UnreadableFileError(lf.rel, _short(exc)) from exc
+        raise UnreadableFileError(lf.rel, _encoding_problem(lf, exc) or _short(exc)) from exc
     return con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
 
 
@@ -116,10 +121,35 @@ def _short(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _encoding_problem(lf: LandingFile, exc: Exception) -> str | None:
+    """A plain-language reason for a file that is not UTF-8 text (DuckDB's own message is long)."""
+    text = str(exc)
+    if "not utf-8 encoded" not in text.lower():
+        return None
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f" (first invalid bytes on line {line.group(1)})" if line else ""
+    with open(lf.path, "rb") as f:
+        start = f.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16 text (Windows PowerShell writes `>` redirects so); save it as UTF-8"
+    return f"not UTF-8 text{where}; save it as UTF-8"
+
+
+def delimiter_hint(first_line: str) -> str:
+    """Words for a header that lacks our columns because its fields are not separated by commas."""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if sep in first_line and "," not in first_line:
+            return f"; its fields are separated by {name}, not commas"
+    return ""
+
+
 def new_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB used as the parsing engine (never the warehouse file)."""
+    from greenops.warehouse.duckdb_warehouse import SAFE_SETTINGS
+
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(SAFE_SETTINGS)
     return con
 
 

@@ -8,7 +8,8 @@ Energy comes from ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (mJ since driver load
 else from ``DCGM_FI_DEV_POWER_USAGE`` (W). Other metrics we keep: GPU and memory-copy utilization,
 framebuffer used/free (MiB), temperature, SM clock and the power limit. Metrics we do not use and
 comment lines are skipped; a used metric without a ``gpu`` label, or with a value that is not a
-number, is rejected with its line.
+number, is rejected with its line, and so is a power reading that is negative, above 2,000 W or
+above 1.5 x the GPU's power limit reported in the same scrape (as for nvidia-smi).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from greenops.sources.common import fetch_arrow, LandingFile, UnreadableFileError, read_lines
+from greenops.sources.common import (
+    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, LandingFile, UnreadableFileError, fetch_arrow, read_lines,
+)
 
 METRICS = {
     "DCGM_FI_DEV_POWER_USAGE": "power_w",
@@ -83,15 +86,27 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
             lf.rel, f"{n_untimed} samples carry no timestamp and the file name has no scrape time (…YYYYMMDDTHHMMSSZ…)"
         )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE metric_checked AS
-        SELECT *, coalesce(make_timestamp(ts_ms * 1000), ?::TIMESTAMP) AS sample_ts_utc,
+        WITH timed AS (
+            SELECT *, coalesce(make_timestamp(ts_ms * 1000), ?::TIMESTAMP) AS sample_ts_utc FROM metric_rows
+        ), with_limit AS (
+            -- the GPU's power limit in the same scrape (same time, host and GPU), when it is exported
+            SELECT *, max(value) FILTER (WHERE metric = 'DCGM_FI_DEV_POWER_MGMT_LIMIT' AND value > 0)
+                          OVER (PARTITION BY sample_ts_utc, hostname, gpu_index, gpu_uuid, mig_instance) AS limit_w
+            FROM timed
+        )
+        SELECT * EXCLUDE (limit_w),
                CASE WHEN gpu_index IS NULL THEN 'metric ' || metric || ' has no gpu label'
                     WHEN value IS NULL THEN 'value is not a number: ' || value_text
                     WHEN metric = 'DCGM_FI_DEV_POWER_USAGE' AND value < 0 THEN 'negative power: ' || value || ' W'
+                    WHEN metric = 'DCGM_FI_DEV_POWER_USAGE' AND value > {MAX_PLAUSIBLE_POWER_W}
+                        THEN 'power above any GPU''s limit: ' || value || ' W'
+                    WHEN metric = 'DCGM_FI_DEV_POWER_USAGE' AND value > limit_w * {POWER_LIMIT_TOLERANCE}
+                        THEN 'power ' || value || ' W above the GPU''s limit of ' || limit_w || ' W'
                     WHEN metric = 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION' AND value < 0 THEN 'negative energy counter'
                END AS reason
-        FROM metric_rows
+        FROM with_limit
         """,
         [scrape_time],
     )

@@ -3,6 +3,8 @@
 
 Rows with an unparseable hour, a missing zone, or a negative / non-numeric intensity are rejected.
 Hours without a drop fall back to the yearly zone averages shipped as reference data (dbt seed).
+A file with nothing but blank lines is empty; a header repeated further down (drops concatenated
+with ``cat``) is skipped; a header without the required columns fails the file, naming it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import fetch_arrow, LandingFile, UnreadableFileError, read_lines, to_utc_sql
+from greenops.sources.common import fetch_arrow, LandingFile, UnreadableFileError, delimiter_hint, read_lines, to_utc_sql
 
 REQUIRED = ("zone", "hour_utc", "gco2e_per_kwh_location")
 
@@ -19,10 +21,12 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
     if read_lines(con, lf) == 0:
         return pa.table({}), _no_rejects()
     header_row = con.execute("SELECT ln, line FROM lines WHERE trim(coalesce(line,'')) <> '' ORDER BY ln LIMIT 1").fetchone()
+    if header_row is None:  # blank lines only
+        return pa.table({}), _no_rejects()
     header = [h.strip().lower() for h in header_row[1].split(",")]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(missing))
+        raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(missing) + delimiter_hint(header_row[1]))
     pos = {c: header.index(c) + 1 for c in header}
 
     def f(c: str) -> str:
@@ -31,7 +35,8 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE gi AS
-        WITH s AS (SELECT ln, line, string_split(line, ',') AS f FROM lines WHERE ln > ? AND trim(coalesce(line,'')) <> '')
+        WITH s AS (SELECT ln, line, string_split(line, ',') AS f FROM lines WHERE ln > ? AND trim(coalesce(line,'')) <> ''
+                   AND list_transform(string_split(line, ','), lambda x: lower(trim(x))) IS DISTINCT FROM ?::VARCHAR[])
         SELECT ln AS _source_line, line AS raw_record, len(f) AS n, {f('zone')} AS zone,
                date_trunc('hour', {to_utc_sql(f('hour_utc'), "'UTC'")}) AS hour_utc,
                try_cast({f('gco2e_per_kwh_location')} AS DOUBLE) AS gco2e_per_kwh_location,
@@ -39,7 +44,7 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
                {f('gco2e_per_kwh_market')} AS market_text
         FROM s
         """,
-        [header_row[0]],
+        [header_row[0], header],
     )
     con.execute(
         f"""

@@ -4,10 +4,16 @@ Accepted: the header nvidia-smi prints (``power.draw [W]``), any subset or super
 in any order (a full ``--query-gpu`` capture has ~200), values with or without units, timestamps
 ``YYYY/MM/DD HH:MM:SS.mmm`` in the host's local time (zone from the inventory) or ISO 8601 with an
 offset. A file without a header must use the default field order documented in docs/inputs.md.
+When daylight-saving time ends a local hour repeats: its rows are placed by line order (before the
+clock goes back: daylight-saving time; after: standard time), so no sample of that hour is lost.
 
 Row outcomes: a row is rejected (quarantined) when its field count differs from the header's, its
 timestamp cannot be parsed, its power is missing, not a number, negative or above the physical cap,
 or it names no GPU index. ``[N/A]`` / ``[Not Supported]`` in other fields become NULL.
+
+A logger restarted onto the same file (``>>``) prints its header again: a line equal to the header
+is skipped. A header with other fields further down would shift every value after it, so the file
+fails as unreadable, naming the line.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import fetch_arrow, LandingFile, UnreadableFileError, read_lines, to_utc_sql
+from greenops.sources.common import (
+    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow, read_lines,
+    to_utc_sql,
+)
 
 #: nvidia-smi's field order when the file has no header (the command in docs/inputs.md).
 DEFAULT_FIELDS = [
@@ -40,10 +49,6 @@ FIELD_MAP = {
 }
 NUMERIC = [c for c in FIELD_MAP if c not in ("ts_text", "gpu_uuid", "gpu_name", "gpu_index")]
 
-#: No GPU draws more than this; readings above it are sensor or parsing errors (W).
-MAX_PLAUSIBLE_POWER_W = 2000.0
-#: Readings above the GPU's enforced limit by more than this factor are rejected.
-POWER_LIMIT_TOLERANCE = 1.5
 
 
 def _normalise(header_field: str) -> str:
@@ -80,7 +85,17 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     missing = [c for c in ("ts_text", "gpu_index", "power_w") if c not in pos]
     if missing:
         wanted = {"ts_text": "timestamp", "gpu_index": "index", "power_w": "power.draw"}
-        raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(wanted[m] for m in missing) + f" (header: {', '.join(header)[:200]})")
+        raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(wanted[m] for m in missing)
+                                  + f" (header: {', '.join(header)[:200]})" + delimiter_hint(first[1]))
+    # the header's fields as a list, to recognise it when a restarted logger prints it again
+    header_fields = [f.lower() for f in first_fields] if has_header else None
+    same_header = "list_transform(string_split(line, ','), lambda x: lower(trim(x))) IS NOT DISTINCT FROM $header_fields::VARCHAR[]"
+    changed = con.execute(
+        f"SELECT ln FROM lines WHERE ln > $header_ln AND lower(trim(split_part(line, ',', 1))) = 'timestamp' "
+        f"AND NOT ({same_header}) ORDER BY ln LIMIT 1", {"header_ln": header_ln, "header_fields": header_fields}).fetchone()
+    if changed:
+        raise UnreadableFileError(lf.rel, f"another header on line {changed[0]}: the logged fields change there, "
+                                          "so the values after it cannot be matched to columns; split the file at that line")
 
     def field(col: str) -> str:
         return f"nullif(trim(f[{pos[col]}]), '')" if col in pos else "NULL"
@@ -92,13 +107,16 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     numbers = ",\n".join(f"{number(c)} AS {c}" for c in NUMERIC)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE parsed AS
+        CREATE OR REPLACE TEMP TABLE parsed_local AS
         WITH split AS (
             SELECT ln, line, string_split(line, ',') AS f FROM lines
-            WHERE ln > ? AND trim(coalesce(line, '')) <> ''
+            WHERE ln > $header_ln AND trim(coalesce(line, '')) <> '' AND NOT ({same_header})
         )
         SELECT ln AS _source_line, line AS raw_record, len(f) AS n_fields,
-               {to_utc_sql(field('ts_text'), '?')} AS sample_ts_utc,
+               {to_utc_sql(field('ts_text'), '$tz')} AS sample_ts_utc,
+               -- local time (no offset in the text), to place the hour that repeats when DST ends
+               CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\d\d:?\d\d)$')
+                    THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END AS local_ts,
                {field('ts_text')} AS ts_text,
                try_cast({field('gpu_index')} AS INTEGER) AS gpu_index,
                {field('gpu_uuid')} AS gpu_uuid,
@@ -107,7 +125,25 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
                {numbers}
         FROM split
         """,
-        [header_ln, timezone],
+        {"header_ln": header_ln, "header_fields": header_fields, "tz": timezone},
+    )
+    # When daylight-saving time ends, local times of one hour repeat (02:00-02:59 twice in
+    # Europe/Berlin) and DuckDB places them all in the second pass (standard time). A row of that hour
+    # is of the first pass (daylight-saving time, one offset-change earlier) unless an earlier line of
+    # the same GPU already showed a local time at or after it: the clock went back before it.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE parsed AS
+        SELECT * REPLACE (CASE
+            WHEN first_pass_utc < sample_ts_utc
+                 AND NOT coalesce(max(local_ts) OVER (PARTITION BY gpu_index ORDER BY _source_line
+                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) >= local_ts, false)
+                THEN first_pass_utc
+            ELSE sample_ts_utc END AS sample_ts_utc)
+        FROM (SELECT *, timezone($tz, local_ts - INTERVAL 1 HOUR) AT TIME ZONE 'UTC' + INTERVAL 1 HOUR AS first_pass_utc
+              FROM parsed_local)
+        """,
+        {"tz": timezone},
     )
     expected = len(header)
     con.execute(

@@ -25,6 +25,19 @@ class PartitionWrite:
     scope: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class QueryPartitionWrite:
+    """A partition write whose rows come from a SELECT run inside the warehouse itself (BigQuery: an
+    export table already in BigQuery is copied by a query job, never downloaded). ``select_sql``
+    returns the table's columns; its named parameters (``@name``) come from ``params``."""
+
+    table: RawTable
+    select_sql: str
+    partitions: tuple = ()
+    scope: dict[str, str] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
 class Warehouse(Protocol):
     def ensure_raw_tables(self) -> None: ...
 
@@ -41,6 +54,6 @@ def get_warehouse(settings=None) -> Warehouse:
         from greenops.warehouse.duckdb_warehouse import DuckDBWarehouse
 
         return DuckDBWarehouse(s.warehouse_path)
-    raise NotImplementedError(
-        "GREENOPS_WAREHOUSE_KIND=bigquery: the BigQuery loader is not built yet (see the BigQuery issue)"
-    )
+    from greenops.warehouse.bigquery_warehouse import BigQueryWarehouse
+
+    return BigQueryWarehouse.from_settings(s)

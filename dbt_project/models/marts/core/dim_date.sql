@@ -1,4 +1,5 @@
 -- One row per calendar day from the first to the last day in the fact.
+{{ config(**table_layout(cluster_by=['date_day'])) }}
 with bounds as (
     select min(date_day) as first_day, max(date_day) as last_day from {{ ref('inference_energy_fact') }}
 ),

@@ -1,4 +1,5 @@
 -- One row per deployment, plus one 'unallocated@<host>' row per host whose GPUs served no deployment.
+{{ config(**table_layout(cluster_by=['deployment_id'])) }}
 with listed as (
     select
         deployment_id,

@@ -1,4 +1,5 @@
 -- One row per project: the inventory's, those seen in requests, and 'unallocated'.
+{{ config(**table_layout(cluster_by=['project_id'])) }}
 with listed as (
     select project_id, max(team) as team,
            max(case when period_type = 'week' and budget_period = '*' then carbon_budget_kgco2e end) as weekly_carbon_budget_kgco2e,
@@ -8,11 +9,11 @@ with listed as (
 ),
 seen as (
     select project_id from listed
-    union
+    union distinct
     select project_id from {{ ref('int_requests_hourly') }}
-    union
+    union distinct
     select owner_project_id from {{ ref('stg_inventory__deployment_gpus') }}
-    union
+    union distinct
     select 'unallocated'
 )
 select s.project_id, l.team, l.weekly_carbon_budget_kgco2e, l.monthly_carbon_budget_kgco2e, l.project_id is not null as is_in_inventory

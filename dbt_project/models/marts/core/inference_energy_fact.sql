@@ -41,7 +41,7 @@ with_requests as (
 -- deployment-hours with energy or cost and no requests
 unserved as (
     select hour_utc, deployment_id from energy
-    union
+    union distinct
     select hour_utc, deployment_id from {{ ref('int_deployment_costs_hourly') }}
 ),
 

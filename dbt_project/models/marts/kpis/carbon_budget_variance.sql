@@ -6,6 +6,7 @@
 --                    began; = actual for past periods
 -- status           = 'no_budget' | 'over_budget' (actual > budget) | 'at_risk' (forecast > budget) | 'on_track'
 -- Actual is location-based carbon (market-based alongside). A period override beats the default.
+{{ config(**table_layout(cluster_by=['project_id', 'period_type'])) }}
 with facts as (
     select f.project_id, f.hour_utc, f.carbon_kgco2e_location, f.carbon_kgco2e_market,
            d.iso_week, d.iso_week_start, f.date_day
@@ -15,13 +16,13 @@ with facts as (
 
 periods as (
     select project_id, 'week' as period_type, iso_week as period, iso_week_start as period_start,
-           {{ dbt.dateadd('day', 7, 'iso_week_start') }} as period_end,
+           {{ date_add_days('iso_week_start', 7) }} as period_end,
            hour_utc, carbon_kgco2e_location, carbon_kgco2e_market
     from facts
     union all
-    select project_id, 'month', substr(cast(date_day as {{ dbt.type_string() }}), 1, 7),
-           cast({{ dbt.date_trunc('month', 'date_day') }} as date),
-           {{ dbt.dateadd('month', 1, 'cast(' ~ dbt.date_trunc('month', 'date_day') ~ ' as date)') }},
+    select project_id, 'month', {{ month_label('date_day') }},
+           {{ month_start('date_day') }},
+           {{ date_add_months(month_start('date_day'), 1) }},
            hour_utc, carbon_kgco2e_location, carbon_kgco2e_market
     from facts
 ),
@@ -56,7 +57,7 @@ with_forecast as (
     select
         a.*,
         b.budget_kgco2e,
-        e.last_hour_utc >= a.period_start and e.last_hour_utc < a.period_end as is_current_period,
+        cast(e.last_hour_utc as date) >= a.period_start and cast(e.last_hour_utc as date) < a.period_end as is_current_period,
         -- hours from the period's first hour to the end of the last hour with data
         {{ dbt.datediff('a.period_start', 'e.last_hour_utc', 'hour') }} + 1  as hours_elapsed,
         {{ dbt.datediff('a.period_start', 'a.period_end', 'hour') }}         as period_hours

@@ -5,6 +5,7 @@
 --   deployments' GPU instances, AWS's covers everything the account ran: read the ratio with that
 --   in mind, and as the answer to "why do the tools disagree?".
 -- difference_kgco2e_location = estimated - reported; ratio_location = estimated / reported.
+{{ config(**table_layout(cluster_by=['usage_period', 'account_id'])) }}
 with reported as (
     select usage_period, account_id,
            sum(carbon_kgco2e_location) as reported_kgco2e_location,
@@ -17,7 +18,7 @@ deployment_accounts as (
 ),
 estimated as (
     select
-        substr(cast(f.date_day as {{ dbt.type_string() }}), 1, 7) as usage_period,
+        {{ month_label('f.date_day') }} as usage_period,
         a.account_id,
         sum(f.carbon_kgco2e_location) as estimated_kgco2e_location,
         sum(f.carbon_kgco2e_market)   as estimated_kgco2e_market,

@@ -1,15 +1,16 @@
 {{ config(materialized='view', schema='reporting') }}
 
--- One row per project x ISO week: marts.carbon_budget_variance in reporting names, with the team
--- and how much of the budget is used. Budgets, forecast and status are computed in the mart
--- (docs/methodology.md): actual = location-based carbon; forecast = straight line over the hours
--- elapsed in the current (last) week of data; no_budget is never a budget of zero.
+-- One row per project x budget period (ISO week or UTC calendar month): marts.carbon_budget_variance
+-- in reporting names, with the team and how much of the budget is used. Budgets, forecast and status
+-- are computed in the mart (docs/methodology.md): actual = location-based carbon; forecast = straight
+-- line over the hours elapsed in the current period; no_budget is never a budget of zero.
 select
     v.project_id,
     p.team,
-    v.iso_week,
-    v.iso_week_start                                                      as iso_week_start_date,
-    v.is_current_week,
+    v.period_type,
+    v.period,
+    v.period_start                                                        as period_start_date,
+    v.is_current_period,
     v.budget_kgco2e                                                       as carbon_budget_kgco2e,
     v.actual_kgco2e                                                       as carbon_location_based_kgco2e,
     v.actual_kgco2e_market                                                as carbon_market_based_kgco2e,

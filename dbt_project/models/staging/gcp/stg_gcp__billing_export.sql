@@ -1,0 +1,36 @@
+-- One row per GCP Cloud Billing export line. cost is before credits, net_cost after (credits are
+-- negative); both in currency. The `deployment` label attributes a line to a deployment; the
+-- machine type and vCPU count come from Compute Engine's system labels.
+select
+    invoice_month,
+    usage_date,
+    usage_start_time                                         as usage_start_utc,
+    usage_end_time                                           as usage_end_utc,
+    billing_account_id,
+    project_id,
+    project_name,
+    service_id,
+    service_description,
+    sku_id,
+    sku_description,
+    location_region                                          as region,
+    location_zone                                            as zone,
+    coalesce(location_region, location_location)            as location,
+    resource_name,
+    cost,
+    coalesce(credits_amount, 0)                              as credits_amount,
+    cost + coalesce(credits_amount, 0)                       as net_cost,
+    currency,
+    usage_amount,
+    usage_unit,
+    usage_amount_in_pricing_units,
+    usage_pricing_unit,
+    coalesce(cost_type, 'regular')                           as cost_type,
+    labels,
+    system_labels,
+    {{ json_text('labels', 'deployment') }}                                        as deployment_label,
+    {{ json_text('system_labels', 'compute.googleapis.com/machine_spec') }}        as machine_type,
+    {{ dbt.safe_cast(json_text('system_labels', 'compute.googleapis.com/cores'), dbt.type_int()) }} as machine_vcpus,
+    _source_file,
+    _source_line
+from {{ source('raw', 'gcp_billing_export') }}
