@@ -17,6 +17,11 @@
 {#- SQL condition keeping the run's interval in an incremental build, `true` otherwise. -#}
 {% macro in_run_interval(date_expr) -%}
     {%- if var('start_date') and var('end_date') and is_incremental() -%}
+        {%- for v in [var('start_date'), var('end_date')] -%}
+            {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', v | string) -%}
+                {{ exceptions.raise_compiler_error("start_date and end_date must be YYYY-MM-DD, got " ~ v) }}
+            {%- endif -%}
+        {%- endfor -%}
         {{ date_expr }} between cast('{{ var("start_date") }}' as date) and cast('{{ var("end_date") }}' as date)
     {%- else -%}
         true

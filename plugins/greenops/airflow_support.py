@@ -114,13 +114,19 @@ def dbt_vars_from_events(triggering_asset_events) -> dict:
 
     No events (a manual or `dags test` run) or events without days mean an empty dict: rebuild all.
     """
+    from datetime import date
+
     starts, ends = [], []
     for events in (triggering_asset_events or {}).values():
         for event in events:
             extra = getattr(event, "extra", None) or {}
             if extra.get("start_date") and extra.get("end_date"):
-                starts.append(extra["start_date"])
-                ends.append(extra["end_date"])
+                # anyone who may post an Asset event reaches this: only ISO dates go on into SQL
+                try:
+                    starts.append(date.fromisoformat(str(extra["start_date"])).isoformat())
+                    ends.append(date.fromisoformat(str(extra["end_date"])).isoformat())
+                except ValueError as exc:
+                    raise ValueError(f"Asset event extra has a non-date interval: {extra!r}") from exc
     return {"start_date": min(starts), "end_date": max(ends)} if starts else {}
 
 

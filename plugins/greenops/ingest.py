@@ -77,10 +77,13 @@ def _ingest(source: FileSource, day: date, parsers: dict[str, Parser], load_id: 
         first_day = None
         if rows.num_rows:
             first_day = pc.min(rows.column(source.ts_column)).as_py().date()
-        # a reject without its own timestamp belongs to the file's day (folder/name, else its first row's)
+        # a reject without its own timestamp belongs to the file's day (folder/name, else its first row's);
+        # so does one whose timestamp is a day or more from a dated file's date (no run of its own day
+        # reads that file)
         fallback = lf.file_date or first_day or day
         rejects = pa.concat_tables([rejects.cast(REJECT_SCHEMA), far_rejects])
-        reject_days = [ts.date() if ts else fallback for ts in rejects.column("record_ts_utc").to_pylist()]
+        reject_days = [ts.date() if ts and (lf.file_date is None or abs((ts.date() - lf.file_date).days) <= FILE_DATE_TOLERANCE_DAYS)
+                       else fallback for ts in rejects.column("record_ts_utc").to_pylist()]
         rejects = rejects.append_column("partition_date", pa.array(reject_days, pa.date32()))
         rejects = rejects.append_column("_source_file", pa.array([lf.rel] * rejects.num_rows, pa.string()))
         row_parts.append(rows)

@@ -75,7 +75,7 @@ def ingest_aws_cost_explorer(day: date, load_id: str | None = None, settings: Se
         client = aws_client("ce", s)
     label = f"aws-ce:GetCostAndUsage/{start.isoformat()}..{end.isoformat()}"
     log.info("Cost Explorer: %s, DAILY, group by %s", label, s.aws_ce_group_by)
-    pages = ce.fetch_pages(client, request)
+    pages = ce.fetch_pages(client, request, s.aws_max_attempts)
     requests, retries = len(pages), ce.retries(pages)
     log.info("Cost Explorer: %d billed request(s) (USD %.2f), %d retried attempt(s)",
              requests, requests * ce.PRICE_PER_REQUEST_USD, retries)

@@ -148,8 +148,6 @@ def test_publishing_refuses_a_malicious_table_name_and_keeps_the_old_snapshot(tm
     assert not list(published.parent.glob(".*.tmp"))  # no half-written copy left behind
 
 
-@pytest.mark.xfail(strict=True, reason="dbt_vars_from_events (plugins/greenops/airflow_support.py) passes Asset-event "
-                   "extras into dbt vars that macros/incremental.sql inlines in SQL; validate them as dates (docs/reliability.md)")
 def test_dbt_interval_vars_from_asset_events_must_be_dates():
     from types import SimpleNamespace
 

@@ -50,17 +50,30 @@ def build_request(start: date, end: date, group_by: tuple[tuple[str, str], ...],
     }
 
 
-def fetch_pages(client, request: dict) -> list[dict]:
+def _fetch_page(client, request: dict, token: str | None, attempts: int) -> dict:
+    """One page; a page without a ``ResultsByTime`` list (a body cut short: botocore does not check
+    Content-Length and turns an unparseable 200 into ``{"message": ...}``) is asked for again, and
+    after ``attempts`` such pages the pull fails, so a broken page never replaces days with nothing."""
+    for attempt in range(1, attempts + 1):
+        page = client.get_cost_and_usage(**request, **({"NextPageToken": token} if token else {}))
+        if isinstance(page.get("ResultsByTime"), list):
+            return page
+        log.warning("Cost Explorer page without ResultsByTime (cut short?), attempt %d of %d", attempt, attempts)
+    raise RuntimeError(f"Cost Explorer returned a malformed page {attempts} times for {request['TimePeriod']}: nothing written")
+
+
+def fetch_pages(client, request: dict, attempts: int = 5) -> list[dict]:
     """Every page of ``client.get_cost_and_usage(**request)``.
 
     The request is sent unchanged with each ``NextPageToken`` (changing anything between pages makes
     the API raise ``RequestChangedException``). Throttling and 5xx are retried by botocore's standard
-    mode; an error that outlasts the retries propagates, and the pages read so far are dropped.
+    mode, malformed pages by us (``attempts``); an error that outlasts the retries propagates, and the
+    pages read so far are dropped.
     """
     pages: list[dict] = []
     token = None
     while True:
-        page = client.get_cost_and_usage(**request, **({"NextPageToken": token} if token else {}))
+        page = _fetch_page(client, request, token, attempts)
         pages.append(page)
         # one line per billed request, so a run that fails half-way still shows what it spent
         log.info("Cost Explorer request %d: %d result period(s)%s", len(pages), len(page.get("ResultsByTime", [])),
