@@ -7,21 +7,20 @@ a webhook or email when configured.
 
 from __future__ import annotations
 
-from greenops.settings import Settings, get_settings
-from greenops.warehouse.duckdb_warehouse import connect
+from greenops.settings import Settings
 
 REGRESSIONS = """
-    select 'efficiency_regression' as kind, deployment_id as subject, cast(date_day as varchar) as period,
-           metric || ' ' || round(change_pct, 1) || ' % worse than its 7-day baseline (likely driver: '
-           || likely_driver || ')' as message
+    select 'efficiency_regression' as kind, deployment_id as subject, cast(date_day as string) as period,
+           concat(metric, ' ', cast(round(change_pct, 1) as string), ' % worse than its 7-day baseline (likely driver: ',
+                  likely_driver, ')') as message
     from marts.efficiency_regressions
     where date_day = (select max(date_day) from marts.efficiency_regressions)
     order by change_pct desc
 """
 BUDGETS = """
     select 'carbon_budget' as kind, project_id as subject, period,
-           status || ': ' || round(actual_kgco2e, 2) || ' kgCO2e so far, forecast ' || round(forecast_kgco2e, 2)
-           || ' against a budget of ' || round(budget_kgco2e, 2) as message
+           concat(status, ': ', cast(round(actual_kgco2e, 2) as string), ' kgCO2e so far, forecast ',
+                  cast(round(forecast_kgco2e, 2) as string), ' against a budget of ', cast(round(budget_kgco2e, 2) as string)) as message
     from marts.carbon_budget_variance
     where status in ('at_risk', 'over_budget') and is_current_period
     order by project_id, period_type desc
@@ -29,14 +28,12 @@ BUDGETS = """
 
 
 def collect_alerts(settings: Settings | None = None) -> list[dict]:
-    s = settings or get_settings()
-    path = s.published_path if s.published_path.exists() else s.warehouse_path
+    """The alerts, from the published snapshot (DuckDB) or the warehouse (BigQuery)."""
+    from greenops.report import read_marts
+
     alerts = []
-    with connect(path, read_only=True) as con:
-        for sql in (REGRESSIONS, BUDGETS):
-            cur = con.execute(sql)
-            names = [d[0] for d in cur.description]
-            alerts += [dict(zip(names, row)) for row in cur.fetchall()]
+    for names, rows in read_marts({"regressions": REGRESSIONS, "budgets": BUDGETS}, settings).values():
+        alerts += [dict(zip(names, row)) for row in rows]
     return alerts
 
 

@@ -37,16 +37,32 @@ QUERIES = {
 }
 
 
-def summary_tables(settings: Settings | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
+def read_marts(queries: dict[str, str], settings: Settings | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Run read-only SQL (written to run on DuckDB and BigQuery alike) against the marts.
+
+    DuckDB: the published snapshot when there is one (reading it never blocks, or waits for, a
+    refresh), else the warehouse file read-only. BigQuery: the warehouse itself.
+    """
     s = settings or get_settings()
     out = {}
-    # the published snapshot when there is one: reading it never blocks (or waits for) a refresh
+    if s.warehouse_kind == "bigquery":
+        from greenops.warehouse import get_warehouse
+
+        warehouse = get_warehouse(s)
+        for title, sql in queries.items():
+            table = warehouse.query(sql)
+            out[title] = (table.column_names, [tuple(r.values()) for r in table.to_pylist()])
+        return out
     path = s.published_path if s.published_path.exists() else s.warehouse_path
     with connect(path, read_only=True) as con:
-        for title, sql in QUERIES.items():
+        for title, sql in queries.items():
             cur = con.execute(sql)
             out[title] = ([d[0] for d in cur.description], cur.fetchall())
     return out
+
+
+def summary_tables(settings: Settings | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
+    return read_marts(QUERIES, settings)
 
 
 def format_table(columns: list[str], rows: list[tuple]) -> str:
