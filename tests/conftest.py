@@ -44,3 +44,13 @@ def settings_env(tmp_path, landing, monkeypatch):
     monkeypatch.setenv("GREENOPS_LANDING_DIR", str(landing))
     monkeypatch.setenv("GREENOPS_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     return get_settings()
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Path:
+    """One migrated Airflow metadata database for the tests that run DAGs with `airflow dags test`."""
+    from support.known_fleet import migrate_airflow
+
+    home = tmp_path_factory.mktemp("airflow-home")
+    migrate_airflow(home)
+    return home

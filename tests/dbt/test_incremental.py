@@ -3,7 +3,6 @@ transformation DAG passes them) equal a full refresh over the same raw data, row
 
 from __future__ import annotations
 
-import math
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from greenops import ingest
 from greenops.demo.generate import generate
 from greenops.settings import PROJECT_ROOT, get_settings
+from support.compare import same_rows
 from support.dbt_runner import dbt_build
 
 START = date(2026, 11, 16)
@@ -30,15 +30,6 @@ def _marts(warehouse: Path) -> dict[str, list[tuple]]:
 
 def _key(row: tuple) -> str:
     return repr(tuple(v for v in row if not isinstance(v, float)))
-
-
-def _same(a: list[tuple], b: list[tuple]) -> bool:
-    """Row for row; doubles equal to 1e-12 relative (sums in another order differ in the last bits)."""
-    return len(a) == len(b) and all(
-        len(x) == len(y) and all(
-            math.isclose(u, v, rel_tol=1e-12, abs_tol=1e-15) if isinstance(u, float) and isinstance(v, float) else u == v
-            for u, v in zip(x, y))
-        for x, y in zip(a, b))
 
 
 @pytest.mark.e2e
@@ -71,5 +62,5 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
     full_marts, incremental_marts = _marts(full), _marts(incremental)
     assert set(full_marts) >= {"inference_energy_fact", "energy_per_million_tokens", "efficiency_regressions", "gpu_idle_waste"}
     assert set(incremental_marts) == set(full_marts)
-    differing = [t for t in full_marts if not _same(full_marts[t], incremental_marts[t])]
+    differing = [t for t in full_marts if not same_rows(full_marts[t], incremental_marts[t])]
     assert differing == []

@@ -11,17 +11,10 @@ import hashlib
 import pytest
 
 from support.known_fleet import (
-    DEP_A_H10, DEP_A_H11, DEP_B_H10, DEP_B_H11, TOTAL, UNALLOC_H11, Pipeline, assert_success, migrate_airflow,
+    DEP_A_H10, DEP_A_H11, DEP_B_H10, DEP_B_H11, TOTAL, UNALLOC_H11, Pipeline, assert_success,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow-home")
-    migrate_airflow(home)
-    return home
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ row-for-row fingerprint of a warehouse (raw and published schemas) that ignores 
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 from greenops import ingest
 from greenops.settings import PROJECT_ROOT, Settings, dbt_env, get_settings
+from support.compare import same_rows  # noqa: F401  (re-exported for the reliability tests)
 
 DBT = Path(sys.executable).with_name("dbt")
 
@@ -134,15 +134,6 @@ def fingerprint(warehouse: Path, schemas: tuple[str, ...] = COMPARED_SCHEMAS) ->
             rows = con.execute(f'select {select} from "{schema}"."{table}"').fetchall()
             out[f"{schema}.{table}"] = sorted(rows, key=_row_key)
     return out
-
-
-def same_rows(a: list[tuple], b: list[tuple]) -> bool:
-    """Row for row; doubles equal to 1e-12 relative (sums in another order differ in the last bits)."""
-    return len(a) == len(b) and all(
-        len(x) == len(y) and all(
-            math.isclose(u, v, rel_tol=1e-12, abs_tol=1e-15) if isinstance(u, float) and isinstance(v, float) else u == v
-            for u, v in zip(x, y))
-        for x, y in zip(a, b))
 
 
 def differences(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> list[str]:

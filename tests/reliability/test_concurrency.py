@@ -14,16 +14,9 @@ import duckdb
 import pytest
 
 from greenops.warehouse.duckdb_warehouse import WarehouseLockedError, connect
-from support.known_fleet import Pipeline, assert_success, migrate_airflow
+from support.known_fleet import Pipeline, assert_success
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow-home")
-    migrate_airflow(home)
-    return home
 
 
 def test_ingestion_tasks_as_concurrent_processes(tmp_path, airflow_home):
