@@ -24,6 +24,9 @@ from greenops import alerts, publish, report
 from greenops.airflow_support import (
     MARTS,
     RAW_AWS_CUR,
+    RAW_AZURE_COST_DETAILS,
+    RAW_AZURE_FOCUS_CHARGES,
+    RAW_AZURE_USAGE_DETAILS,
     RAW_FOCUS,
     RAW_GCP_BILLING,
     RAW_GCP_CARBON,
@@ -40,7 +43,8 @@ from greenops.settings import get_settings
 
 @dag(
     dag_id="greenops_transform",
-    schedule=((RAW_GPU_TELEMETRY & RAW_INFERENCE_REQUESTS) | RAW_AWS_CUR | RAW_GCP_BILLING | RAW_GCP_CARBON | RAW_FOCUS),
+    schedule=((RAW_GPU_TELEMETRY & RAW_INFERENCE_REQUESTS) | RAW_AWS_CUR | RAW_GCP_BILLING | RAW_GCP_CARBON | RAW_FOCUS
+              | RAW_AZURE_COST_DETAILS | RAW_AZURE_USAGE_DETAILS | RAW_AZURE_FOCUS_CHARGES),
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,

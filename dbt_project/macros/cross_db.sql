@@ -74,3 +74,30 @@ from {{ relation }} r
 select {% for c in columns %}r.{{ c }}, {% endfor %}date_day
 from {{ relation }} r cross join unnest(generate_date_array(r.{{ start_col }}, r.{{ end_col }})) as date_day
 {%- endmacro %}
+
+{#- Sum of a floating-point quantity that does not depend on the order the rows arrive in. A plain
+    sum of doubles is added in whatever order the warehouse's threads deliver the rows, so a rerun
+    over the same rows can differ in the last bits; summing as an exact decimal (18 places after the
+    point: 1e-18 kWh, kg or USD per row at worst) makes reruns give bit-identical totals.
+    over: an optional window ("partition by ..."). -#}
+{% macro stable_sum(expr, over=none) -%}{{ return(adapter.dispatch('stable_sum', 'greenops')(expr, over)) }}{%- endmacro %}
+{% macro default__stable_sum(expr, over) -%}
+cast(sum(cast({{ expr }} as decimal(38, 18))){% if over %} over ({{ over }}){% endif %} as double)
+{%- endmacro %}
+{% macro bigquery__stable_sum(expr, over) -%}
+cast(sum(cast({{ expr }} as bignumeric)){% if over %} over ({{ over }}){% endif %} as float64)
+{%- endmacro %}
+
+{#- Mean of a floating-point quantity over its non-NULL rows, order-independent like stable_sum -#}
+{% macro stable_avg(expr) -%}{{ safe_divide(stable_sum(expr), 'count(' ~ expr ~ ')') }}{%- endmacro %}
+
+{#- A floating-point value on the same exact-decimal basis as stable_sum, for a share of a stable_sum
+    total: each share is then at most 1 and a lone row's share is exactly 1. -#}
+{% macro stable_value(expr) -%}{{ return(adapter.dispatch('stable_value', 'greenops')(expr)) }}{%- endmacro %}
+{% macro default__stable_value(expr) -%}cast(cast({{ expr }} as decimal(38, 18)) as double){%- endmacro %}
+{% macro bigquery__stable_value(expr) -%}cast(cast({{ expr }} as bignumeric) as float64){%- endmacro %}
+
+{#- The whole number a text starts with ('10 Hours' -> 10), NULL when it starts with none -#}
+{% macro leading_number(text_expr) -%}{{ return(adapter.dispatch('leading_number', 'greenops')(text_expr)) }}{%- endmacro %}
+{% macro default__leading_number(text_expr) -%}try_cast(nullif(regexp_extract(trim({{ text_expr }}), '^([0-9]+)', 1), '') as double){%- endmacro %}
+{% macro bigquery__leading_number(text_expr) -%}safe_cast(regexp_extract(trim({{ text_expr }}), r'^([0-9]+)') as float64){%- endmacro %}

@@ -90,6 +90,9 @@ def demo(days: int, end: date, seed: int) -> None:
     _airflow("dags", "test", "greenops_gcp", end.isoformat(), quiet=True)  # billing + Carbon Footprint exports, by month
     print(f"greenops_gcp {end}: success ({time.monotonic() - t:.0f} s)")
     t = time.monotonic()
+    _airflow("dags", "test", "greenops_azure", end.isoformat(), quiet=True)  # Cost Management exports, by month
+    print(f"greenops_azure {end}: success ({time.monotonic() - t:.0f} s)")
+    t = time.monotonic()
     transform(end)
     print(f"greenops_transform: success ({time.monotonic() - t:.0f} s)")
     from greenops.report import render_summary

@@ -45,6 +45,9 @@ def test_ingestion_tasks_update_assets_the_transformation_listens_to(dagbag):
     assert {"greenops://raw/gpu_telemetry_samples", "greenops://raw/inference_requests"} <= outlets
     schedule = repr(dagbag.dags["greenops_transform"].timetable.asset_condition)
     assert "greenops://raw/gpu_telemetry_samples" in schedule and "greenops://raw/inference_requests" in schedule
+    for cloud in ("aws_cur_line_items", "gcp_billing_export", "gcp_carbon_footprint", "focus_charges",
+                  "azure_cost_details", "azure_usage_details", "azure_focus_charges"):
+        assert f"greenops://raw/{cloud}" in schedule
 
 
 def test_transformation_rebuilds_the_days_the_loads_replaced():

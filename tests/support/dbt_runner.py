@@ -17,3 +17,12 @@ def dbt_build(warehouse: Path, *args: str) -> None:
     result = subprocess.run([str(DBT), "build", "--quiet", *args], cwd=PROJECT_ROOT / "dbt_project", env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+
+
+def dbt_compile_inline(sql: str, warehouse: Path) -> str:
+    """The SQL dbt renders for an inline snippet (macros expanded) against the DuckDB profile."""
+    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
+    result = subprocess.run([str(DBT), "compile", "--quiet", "--inline", sql], cwd=PROJECT_ROOT / "dbt_project", env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return result.stdout.strip()

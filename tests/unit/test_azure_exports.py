@@ -17,7 +17,7 @@ import pytest
 
 from greenops import ingest_azure
 from greenops.sources import azure_usage
-from greenops.sources.azure_vm_sizes import gpu_of_vm_size, gpu_vm_sizes
+from greenops.settings import PROJECT_ROOT
 from greenops.sources.common import LandingFile, UnreadableFileError, new_connection
 
 
@@ -260,18 +260,31 @@ def test_bad_rows_and_a_broken_delivery(external, landing, settings_env, tmp_pat
 # --- GPU VM sizes -----------------------------------------------------------------------------------
 
 
-def test_gpu_vm_sizes():
-    sizes = gpu_vm_sizes()
-    assert gpu_of_vm_size("Standard_NC40ads_H100_v5") == ("NVIDIA H100 NVL", 1.0)
-    assert gpu_of_vm_size("standard_nc80adis_h100_v5") == ("NVIDIA H100 NVL", 2.0)
-    assert gpu_of_vm_size("Standard_ND96isr_H100_v5") == ("NVIDIA H100 80GB HBM3", 8.0)
-    assert gpu_of_vm_size("Standard_NC24ads_A100_v4") == ("NVIDIA A100 80GB PCIe", 1.0)
-    assert gpu_of_vm_size("Standard_NC96ads_A100_v4") == ("NVIDIA A100 80GB PCIe", 4.0)
-    assert gpu_of_vm_size("Standard_ND96asr_v4") == ("NVIDIA A100-SXM4-40GB", 8.0)
-    assert gpu_of_vm_size("Standard_ND96amsr_A100_v4") == ("NVIDIA A100-SXM4-80GB", 8.0)
-    assert gpu_of_vm_size("Standard_NC64as_T4_v3") == ("Tesla T4", 4.0)
-    assert gpu_of_vm_size("Standard_NV6ads_A10_v5")[1] == pytest.approx(1 / 6, abs=1e-6)
-    assert gpu_of_vm_size("Standard_DS2_v2") is None and gpu_of_vm_size(None) is None
-    assert all(r["source_url"].startswith("https://learn.microsoft.com/azure/virtual-machines/sizes/") for r in sizes.values())
-    assert {r["series"] for r in sizes.values()} >= {"NCads_H100_v5", "ND_H100_v5", "NC_A100_v4", "ND_A100_v4", "NDm_A100_v4",
-                                                   "NCasT4_v3", "NVadsA10_v5"}
+SEEDS = PROJECT_ROOT / "dbt_project" / "seeds"
+
+
+def test_gpu_vm_sizes_seed():
+    """The dbt seed that turns a VM size into GPUs: what it says, and that every GPU it names has power
+    figures in gpu_specs (matched as int_gpu_models matches: SQL LIKE, the longest pattern wins)."""
+    con = duckdb.connect()
+    sizes = {r[0].lower(): r[1:] for r in con.execute(
+        f"select vm_size, gpu_name, gpu_count, series, source_url from read_csv('{SEEDS / 'azure_gpu_vm_sizes.csv'}')").fetchall()}
+    assert sizes["standard_nc40ads_h100_v5"][:2] == ("NVIDIA H100 NVL", 1.0)
+    assert sizes["standard_nc80adis_h100_v5"][:2] == ("NVIDIA H100 NVL", 2.0)
+    assert sizes["standard_nd96isr_h100_v5"][:2] == ("NVIDIA H100 80GB HBM3", 8.0)
+    assert sizes["standard_nc96ads_a100_v4"][:2] == ("NVIDIA A100 80GB PCIe", 4.0)
+    assert sizes["standard_nd96amsr_a100_v4"][:2] == ("NVIDIA A100-SXM4-80GB", 8.0)
+    assert sizes["standard_nc64as_t4_v3"][:2] == ("Tesla T4", 4.0)
+    assert sizes["standard_nv6ads_a10_v5"][1] == pytest.approx(1 / 6, abs=1e-6)
+    assert "standard_ds2_v2" not in sizes
+    assert all(r[3].startswith("https://learn.microsoft.com/azure/virtual-machines/sizes/") for r in sizes.values())
+    assert {r[2] for r in sizes.values()} >= {"NCads_H100_v5", "ND_H100_v5", "NC_A100_v4", "ND_A100_v4", "NDm_A100_v4",
+                                             "NCasT4_v3", "NVadsA10_v5"}
+    matched = dict(con.execute(f"""
+        select s.gpu_name, arg_max(g.gpu_model, length(g.name_pattern))
+        from (select distinct gpu_name from read_csv('{SEEDS / 'azure_gpu_vm_sizes.csv'}')) s
+        left join read_csv('{SEEDS / 'gpu_specs.csv'}') g on s.gpu_name like g.name_pattern
+        group by s.gpu_name""").fetchall())
+    assert None not in matched.values(), matched
+    assert matched["NVIDIA A10"] == "A10" and matched["Tesla M60"] == "M60" and matched["NVIDIA H100 NVL"] == "H100 NVL"
+    assert matched["NVIDIA A100 80GB PCIe"] == "A100 80GB"

@@ -32,7 +32,11 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
     assert sorted(p.name for p in (a / "gpu_telemetry" / "host=fra1-gpu01").iterdir()) == ["date=2026-11-16", "date=2026-11-17"]
     assert any((a / "gpu_telemetry" / "host=sea1-gpu01" / "date=2026-11-16").glob("dcgm-*.prom"))
     assert sorted(p.name for p in (a / "inference_logs" / "date=2026-11-16").iterdir()) == [
-        "assist-8b-fra.jsonl", "chat-70b-fra.jsonl", "chat-8b-gcp.jsonl", "code-14b-sea.jsonl", "rag-8b-aws.jsonl",
-        "summarize-24b-sea.jsonl"]
+        "assist-24b-azure.jsonl", "assist-8b-fra.jsonl", "chat-70b-fra.jsonl", "chat-8b-gcp.jsonl", "code-14b-sea.jsonl",
+        "rag-8b-aws.jsonl", "summarize-24b-sea.jsonl"]
     # the cloud deployments' exports, in the layouts their providers deliver
     assert any((a / "aws_cur").rglob("*-Manifest.json")) and any((a / "aws_carbon").rglob("*.csv"))
+    assert any((a / "gcp_billing").rglob("*.parquet"))
+    azure = sorted(p.relative_to(a / "azure_exports").as_posix() for p in (a / "azure_exports").rglob("*") if p.is_file())
+    assert azure == ["greenops/demo-actual/20261101-20261130/demo-20261116/manifest.json",
+                     "greenops/demo-actual/20261101-20261130/demo-20261116/part_0_0001.csv"]

@@ -14,11 +14,16 @@ def test_demo_inventory():
         "fra1-gpu01": "Europe/Berlin", "fra1-gpu02": "Europe/Berlin",
         "sea1-gpu01": "America/Los_Angeles", "sea1-gpu02": "America/Los_Angeles",
     }
-    assert inv.deployment_names() == ["assist-8b-fra", "chat-70b-fra", "chat-8b-gcp", "code-14b-sea", "rag-8b-aws",
-                                      "summarize-24b-sea"]
-    assert inv.deployments.num_rows == 16  # 4 + 2 + 4 + 4 GPUs on-prem, one resource each in AWS and GCP
+    assert inv.deployment_names() == ["assist-24b-azure", "assist-8b-fra", "chat-70b-fra", "chat-8b-gcp", "code-14b-sea",
+                                      "rag-8b-aws", "summarize-24b-sea"]
+    assert inv.deployments.num_rows == 17  # 4 + 2 + 4 + 4 GPUs on-prem, one resource each in AWS, Azure and GCP
     providers = dict(zip(inv.deployments.column("deployment").to_pylist(), inv.deployments.column("provider").to_pylist()))
     assert providers["rag-8b-aws"] == "aws" and providers["chat-8b-gcp"] == "gcp" and providers["chat-70b-fra"] == "onprem"
+    assert providers["assist-24b-azure"] == "azure"
+    # the cloud deployments' resource ids survive the on-prem rows listed before them
+    refs = {r["deployment"]: r["resource_ref"] for r in inv.deployments.to_pylist() if r["provider"] != "onprem"}
+    assert refs["rag-8b-aws"] == "i-0a1b2c3d4e5f60718" and refs["chat-8b-gcp"] == "greenops-demo-a2-vm"
+    assert refs["assist-24b-azure"].endswith("/virtualmachines/greenops-demo-nc40")
     budgets = {(r["project"], r["period_type"], r["budget_period"]): r["carbon_budget_kgco2e"] for r in inv.projects.to_pylist()}
     assert budgets[("code-assist", "week", "*")] == 12 and budgets[("code-assist", "week", "2026-W52")] == 6
     assert budgets[("search", "month", "*")] == 400

@@ -1,7 +1,7 @@
 -- One row per charge, every source in FOCUS column names (FinOps Open Cost and Usage Specification),
 -- with our attribution (deployment_id, NULL when unattributed: kept and visible, never dropped).
 -- Sources: on-prem (int_onprem_charges), AWS CUR (int_aws_charges), GCP Cloud Billing
--- (int_gcp_charges), and FOCUS exports of any provider (stg_focus__charges, attributed by their
+-- (int_gcp_charges), Azure usage details (int_azure_charges), and FOCUS exports of any provider (stg_focus__charges, attributed by their
 -- `deployment` tag). A FOCUS row is left out when the same provider's native export is loaded for
 -- that month, so a charge is never counted twice.
 with native_months as (
@@ -10,6 +10,9 @@ with native_months as (
     union distinct
     select distinct ProviderName, {{ month_label('ChargePeriodStart') }}
     from {{ ref('int_gcp_charges') }}
+    union distinct
+    select distinct ProviderName, {{ month_label('ChargePeriodStart') }}
+    from {{ ref('int_azure_charges') }}
 ),
 known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }})
 select
@@ -31,6 +34,12 @@ select
     ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
     BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
 from {{ ref('int_gcp_charges') }}
+union all
+select
+    charge_id, charge_source, deployment_id,
+    ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
+    BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
+from {{ ref('int_azure_charges') }}
 union all
 select
     {{ dbt.hash(dbt.concat(["f.billing_period", "'|'", "f._source_file", "'|'", "cast(f._source_line as " ~ dbt.type_string() ~ ")"])) }},

@@ -4,6 +4,8 @@
 -- model's idle and board power from gpu_specs (cited there). GPU-hours, one CTE per provider:
 --   aws: the CUR's BoxUsage line items of GPU instance types (seed aws_gpu_instances)
 --   gcp: Cloud Billing's vCPU rows of GPU machine types (seed gcp_gpu_machine_types; int_gcp_charges)
+--   azure: usage rows of GPU VM sizes (seed azure_gpu_vm_sizes; int_azure_charges). Azure bills VMs
+--          per day: a day's GPU-hours are spread evenly over its 24 hours.
 -- A new provider adds its CTE to the union; everything below it is shared.
 with aws_usage as (
     select
@@ -26,17 +28,31 @@ gcp_usage as (
     where deployment_id is not null and gpu_hours > 0
 ),
 
+azure_usage as (
+    select
+        c.deployment_id, 'azure' as provider, c.account_id, c.RegionId as region_code,
+        {{ dbt.dateadd('hour', 'h.hour_of_day', 'c.ChargePeriodStart') }} as ChargePeriodStart,
+        c.gpu_name,
+        c.instance_hours / 24.0            as instance_hours,
+        c.gpu_hours / 24.0                 as gpu_hours
+    from {{ ref('int_azure_charges') }} c
+    cross join ({% for hour in range(24) %}select {{ hour }} as hour_of_day{% if not loop.last %} union all {% endif %}{% endfor %}) h
+    where c.deployment_id is not null and c.gpu_hours > 0
+),
+
 usage as (
     select
         deployment_id, provider, account_id, region_code,
         {{ dbt.date_trunc('hour', 'ChargePeriodStart') }} as hour_utc,
         gpu_name,
-        sum(instance_hours)                   as instance_hours,
-        sum(gpu_hours)                        as gpu_hours
+        {{ stable_sum('instance_hours') }}                   as instance_hours,
+        {{ stable_sum('gpu_hours') }}                        as gpu_hours
     from (
         select * from aws_usage
         union all
         select * from gcp_usage
+        union all
+        select * from azure_usage
     ) u
     group by 1, 2, 3, 4, 5, 6
 ),

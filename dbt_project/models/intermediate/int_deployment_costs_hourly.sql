@@ -8,9 +8,9 @@ with charges as (
 select
     deployment_id,
     {{ dbt.date_trunc('hour', 'ChargePeriodStart') }}                  as hour_utc,
-    sum(case when charge_source = 'onprem_hardware' then EffectiveCost else 0 end)    as hardware_cost_usd,
-    sum(case when charge_source = 'onprem_electricity' then EffectiveCost else 0 end) as energy_cost_usd,
-    sum(case when charge_source not like 'onprem%' then EffectiveCost else 0 end)     as cloud_cost_usd,
-    sum(EffectiveCost)                                                 as cost_usd
+    {{ stable_sum("case when charge_source = 'onprem_hardware' then EffectiveCost else 0 end") }}    as hardware_cost_usd,
+    {{ stable_sum("case when charge_source = 'onprem_electricity' then EffectiveCost else 0 end") }} as energy_cost_usd,
+    {{ stable_sum("case when charge_source not like 'onprem%' then EffectiveCost else 0 end") }}     as cloud_cost_usd,
+    {{ stable_sum('EffectiveCost') }}                                                 as cost_usd
 from charges
 group by 1, 2

@@ -14,16 +14,15 @@ onprem as (
         max(h.site_id)                           as site_id,
         max(d.gpu_name)                          as gpu_name,
         count(distinct d.gpu_key)                as gpu_count,
-        sum(d.gpu_energy_kwh)                    as gpu_energy_kwh,
+        {{ stable_sum('d.gpu_energy_kwh') }}                    as gpu_energy_kwh,
         -- GPU-hours observed (interval seconds, gaps included): the base of hardware cost and embodied carbon
-        sum(d.measured_s + d.gap_s) / 3600.0     as gpu_hours,
+        {{ stable_sum('d.measured_s + d.gap_s') }} / 3600.0     as gpu_hours,
         -- GPU-hours whose mean utilization is below the idle threshold (var idle_utilization_pct)
-        sum(case when coalesce(d.avg_utilization_gpu_pct, 0) < {{ var('idle_utilization_pct') }}
-                 then d.gpu_energy_kwh else 0 end) as low_util_gpu_energy_kwh,
-        sum(case when coalesce(d.avg_utilization_gpu_pct, 0) < {{ var('idle_utilization_pct') }}
-                 then (d.measured_s + d.gap_s) / 3600.0 else 0 end) as low_util_gpu_hours,
-        sum(d.gap_s)                             as gap_s,
-        avg(d.avg_utilization_gpu_pct)           as avg_utilization_gpu_pct,
+        {%- set is_low_util = 'coalesce(d.avg_utilization_gpu_pct, 0) < ' ~ var('idle_utilization_pct') %}
+        {{ stable_sum('case when ' ~ is_low_util ~ ' then d.gpu_energy_kwh else 0 end') }} as low_util_gpu_energy_kwh,
+        {{ stable_sum('case when ' ~ is_low_util ~ ' then (d.measured_s + d.gap_s) / 3600.0 else 0 end') }} as low_util_gpu_hours,
+        {{ stable_sum('d.gap_s') }}                             as gap_s,
+        {{ stable_avg('d.avg_utilization_gpu_pct') }} as avg_utilization_gpu_pct,
         case when min(d.energy_method) = max(d.energy_method) then min(d.energy_method) else 'mixed' end as energy_method
     from {{ ref('int_gpu_deployment_hours') }} d
     left join hosts h on h.host = d.host

@@ -6,11 +6,11 @@ select
     max(gpu_uuid)                                              as gpu_uuid,
     max(gpu_name)                                              as gpu_name,
     hour_utc,
-    sum(gpu_energy_kwh)                                        as gpu_energy_kwh,
+    {{ stable_sum('gpu_energy_kwh') }}                                        as gpu_energy_kwh,
     count(*)                                                   as intervals,
-    sum(interval_s - gap_s)                                    as measured_s,
-    sum(gap_s)                                                 as gap_s,
-    avg(utilization_gpu_pct)                                   as avg_utilization_gpu_pct,
+    {{ stable_sum('interval_s - gap_s') }}                                    as measured_s,
+    {{ stable_sum('gap_s') }}                                                 as gap_s,
+    {{ stable_avg('utilization_gpu_pct') }}                                   as avg_utilization_gpu_pct,
     case
         when min(energy_method) = max(energy_method) then min(energy_method)
         else 'mixed'

@@ -1,5 +1,5 @@
 -- One row per GPU model name (as GPUs report it) seen in telemetry, the inventory or a cloud GPU
--- instance or machine type we recognise (AWS, GCP), with its reference specs: the longest matching gpu_specs pattern wins.
+-- instance, machine type or VM size we recognise (AWS, GCP, Azure), with its reference specs: the longest matching gpu_specs pattern wins.
 -- Embodied emissions and purchase price are amortized straight-line over the GPU's life (8,760 h a year).
 with names as (
     select distinct gpu_name from {{ ref('int_gpu_energy_hourly') }} where gpu_name is not null
@@ -9,6 +9,8 @@ with names as (
     select distinct gpu_name from {{ ref('aws_gpu_instances') }}
     union distinct
     select distinct gpu_name from {{ ref('gcp_gpu_machine_types') }}
+    union distinct
+    select distinct gpu_name from {{ ref('azure_gpu_vm_sizes') }}
 ),
 matched as (
     select n.gpu_name, s.*,

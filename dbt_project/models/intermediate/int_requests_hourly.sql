@@ -11,7 +11,7 @@ select
     sum(prompt_tokens)                                          as prompt_tokens,
     sum(completion_tokens)                                      as completion_tokens,
     sum(cached_prompt_tokens)                                   as cached_prompt_tokens,
-    sum(weighted_tokens)                                        as weighted_tokens,
-    sum(latency_ms)                                             as total_latency_ms
+    {{ stable_sum('weighted_tokens') }}                                        as weighted_tokens,
+    {{ stable_sum('latency_ms') }}                                             as total_latency_ms
 from {{ ref('stg_inference__requests') }}
 group by hour_utc, deployment_id, model_id, project_id

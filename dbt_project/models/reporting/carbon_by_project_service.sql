@@ -23,17 +23,17 @@ daily as (
         cast(sum(f.requests) as {{ dbt.type_bigint() }})                        as requests,
         cast(sum(f.successful_requests) as {{ dbt.type_bigint() }})             as successful_inferences,
         cast(sum(f.total_tokens) as {{ dbt.type_bigint() }})                    as total_tokens,
-        sum(f.gpu_energy_kwh)                                                   as gpu_energy_kwh,
-        sum(f.facility_energy_kwh)                                              as energy_kwh,
-        sum(case when f.is_idle then f.facility_energy_kwh else 0 end)          as idle_energy_kwh,
+        {{ stable_sum('f.gpu_energy_kwh') }}                                                   as gpu_energy_kwh,
+        {{ stable_sum('f.facility_energy_kwh') }}                                              as energy_kwh,
+        {{ stable_sum('case when f.is_idle then f.facility_energy_kwh else 0 end') }}          as idle_energy_kwh,
         -- how much of the energy had an hourly grid intensity / a market-based factor (disclosure)
-        sum(case when f.intensity_source = 'hourly' then f.facility_energy_kwh else 0 end) as energy_with_hourly_intensity_kwh,
-        sum(case when f.market_basis = 'market' then f.facility_energy_kwh else 0 end)     as energy_with_market_factor_kwh,
-        sum(case when f.energy_method = 'estimated' then f.facility_energy_kwh else 0 end) as estimated_energy_kwh,
-        sum(f.carbon_kgco2e_location)                                           as carbon_location_based_kgco2e,
-        sum(f.carbon_kgco2e_market)                                             as carbon_market_based_kgco2e,
-        sum(f.embodied_kgco2e)                                                  as embodied_carbon_kgco2e,
-        sum(f.cost_usd)                                                         as cost_usd
+        {{ stable_sum("case when f.intensity_source = 'hourly' then f.facility_energy_kwh else 0 end") }} as energy_with_hourly_intensity_kwh,
+        {{ stable_sum("case when f.market_basis = 'market' then f.facility_energy_kwh else 0 end") }}     as energy_with_market_factor_kwh,
+        {{ stable_sum("case when f.energy_method = 'estimated' then f.facility_energy_kwh else 0 end") }} as estimated_energy_kwh,
+        {{ stable_sum('f.carbon_kgco2e_location') }}                                           as carbon_location_based_kgco2e,
+        {{ stable_sum('f.carbon_kgco2e_market') }}                                             as carbon_market_based_kgco2e,
+        {{ stable_sum('f.embodied_kgco2e') }}                                                  as embodied_carbon_kgco2e,
+        {{ stable_sum('f.cost_usd') }}                                                         as cost_usd
     from fact f
     group by f.date_day, f.project_id, f.deployment_id, f.model_id
 )

@@ -15,10 +15,10 @@ daily as (
     select
         date_day,
         project_id,
-        sum(hardware_cost_usd)  as hardware_cost_usd,
-        sum(energy_cost_usd)    as energy_cost_usd,
-        sum(cloud_cost_usd)     as cloud_cost_usd,
-        sum(cost_usd)           as cost_usd,
+        {{ stable_sum('hardware_cost_usd') }}  as hardware_cost_usd,
+        {{ stable_sum('energy_cost_usd') }}    as energy_cost_usd,
+        {{ stable_sum('cloud_cost_usd') }}     as cloud_cost_usd,
+        {{ stable_sum('cost_usd') }}           as cost_usd,
         -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
         cast(sum(successful_requests) as {{ dbt.type_bigint() }}) as successful_inferences
     from fact

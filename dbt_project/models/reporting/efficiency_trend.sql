@@ -27,10 +27,10 @@ daily as (
         e.model_id,
         -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
         cast(sum(e.total_tokens) as {{ dbt.type_bigint() }}) as total_tokens,
-        sum(e.gpu_energy_kwh)                       as gpu_energy_kwh,
-        sum(e.facility_energy_kwh)                  as energy_kwh,
-        sum(coalesce(k.energy_cost_usd, 0))         as energy_cost_usd,
-        sum(coalesce(c.carbon_kgco2e_location, 0))  as carbon_location_based_kgco2e
+        {{ stable_sum('e.gpu_energy_kwh') }}                       as gpu_energy_kwh,
+        {{ stable_sum('e.facility_energy_kwh') }}                  as energy_kwh,
+        {{ stable_sum('coalesce(k.energy_cost_usd, 0)') }}         as energy_cost_usd,
+        {{ stable_sum('coalesce(c.carbon_kgco2e_location, 0)') }}  as carbon_location_based_kgco2e
     from energy e
     left join cost k   on k.date_day = e.date_day and k.deployment_id = e.deployment_id and k.model_id = e.model_id
     left join carbon c on c.date_day = e.date_day and c.deployment_id = e.deployment_id and c.model_id = e.model_id
@@ -52,7 +52,7 @@ with_baseline as (
     select
         f.*,
         {{ per_million(
-            'sum(case when f.is_baseline_period then f.energy_kwh else 0 end) over (partition by f.model_id)',
+            stable_sum('case when f.is_baseline_period then f.energy_kwh else 0 end', over='partition by f.model_id'),
             'sum(case when f.is_baseline_period then f.total_tokens else 0 end) over (partition by f.model_id)') }}
             as baseline_energy_per_million_tokens_kwh,
         {{ safe_divide('f.energy_cost_usd', 'f.energy_kwh') }}                  as electricity_price_usd_per_kwh,
@@ -85,7 +85,7 @@ select
     a.energy_avoided_kwh,
     coalesce(a.energy_avoided_kwh * a.electricity_price_usd_per_kwh, 0)        as cost_avoided_usd,
     coalesce(a.energy_avoided_kwh * a.carbon_intensity_kgco2e_per_kwh, 0)     as carbon_avoided_kgco2e,
-    sum(coalesce(a.energy_avoided_kwh * a.electricity_price_usd_per_kwh, 0))
-        over (partition by a.model_id order by a.date_day rows between unbounded preceding and current row) as cumulative_cost_avoided_usd
+    {{ stable_sum('coalesce(a.energy_avoided_kwh * a.electricity_price_usd_per_kwh, 0)',
+                  over='partition by a.model_id order by a.date_day rows between unbounded preceding and current row') }} as cumulative_cost_avoided_usd
 from avoided a
 left join {{ ref('dim_model') }} m on m.model_id = a.model_id

@@ -31,10 +31,10 @@ daily as (
         cast(sum(coalesce(c.successful_requests, 0)) as {{ dbt.type_bigint() }}) as successful_inferences,
         cast(sum(coalesce(t.completed_tasks, 0)) as {{ dbt.type_bigint() }}) as completed_tasks,
         cast(sum(e.total_tokens) as {{ dbt.type_bigint() }}) as total_tokens,
-        sum(e.gpu_energy_kwh)                    as gpu_energy_kwh,
-        sum(e.facility_energy_kwh)               as energy_kwh,
-        sum(coalesce(c.carbon_kgco2e_location, 0)) as carbon_location_based_kgco2e,
-        sum(coalesce(k.cost_usd, 0))             as cost_usd
+        {{ stable_sum('e.gpu_energy_kwh') }}                    as gpu_energy_kwh,
+        {{ stable_sum('e.facility_energy_kwh') }}               as energy_kwh,
+        {{ stable_sum('coalesce(c.carbon_kgco2e_location, 0)') }} as carbon_location_based_kgco2e,
+        {{ stable_sum('coalesce(k.cost_usd, 0)') }}             as cost_usd
     from energy e
     left join carbon c on c.date_day = e.date_day and c.deployment_id = e.deployment_id and c.model_id = e.model_id
     left join cost k   on k.date_day = e.date_day and k.deployment_id = e.deployment_id and k.model_id = e.model_id

@@ -8,17 +8,17 @@ with carbon as (
     select
         month_start_date,
         count(distinct date_day)                                              as days_with_data,
-        sum(energy_kwh)                                                       as energy_kwh,
-        sum(gpu_energy_kwh)                                                   as gpu_energy_kwh,
-        sum(case when not is_allocated then energy_kwh else 0 end)            as unallocated_energy_kwh,
-        sum(idle_energy_kwh)                                                  as idle_energy_kwh,
-        sum(carbon_location_based_kgco2e)                                     as carbon_location_based_kgco2e,
-        sum(carbon_market_based_kgco2e)                                       as carbon_market_based_kgco2e,
-        sum(embodied_carbon_kgco2e)                                           as embodied_carbon_kgco2e,
-        sum(cost_usd)                                                         as cost_usd,
-        sum(case when is_allocated then energy_kwh else 0 end)                as allocated_energy_kwh,
-        sum(case when is_allocated then carbon_location_based_kgco2e else 0 end) as allocated_carbon_location_based_kgco2e,
-        sum(case when is_allocated then cost_usd else 0 end)                  as allocated_cost_usd,
+        {{ stable_sum('energy_kwh') }}                                                       as energy_kwh,
+        {{ stable_sum('gpu_energy_kwh') }}                                                   as gpu_energy_kwh,
+        {{ stable_sum('case when not is_allocated then energy_kwh else 0 end') }}            as unallocated_energy_kwh,
+        {{ stable_sum('idle_energy_kwh') }}                                                  as idle_energy_kwh,
+        {{ stable_sum('carbon_location_based_kgco2e') }}                                     as carbon_location_based_kgco2e,
+        {{ stable_sum('carbon_market_based_kgco2e') }}                                       as carbon_market_based_kgco2e,
+        {{ stable_sum('embodied_carbon_kgco2e') }}                                           as embodied_carbon_kgco2e,
+        {{ stable_sum('cost_usd') }}                                                         as cost_usd,
+        {{ stable_sum('case when is_allocated then energy_kwh else 0 end') }}                as allocated_energy_kwh,
+        {{ stable_sum('case when is_allocated then carbon_location_based_kgco2e else 0 end') }} as allocated_carbon_location_based_kgco2e,
+        {{ stable_sum('case when is_allocated then cost_usd else 0 end') }}                  as allocated_cost_usd,
         -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
         cast(sum(total_tokens) as {{ dbt.type_bigint() }})                    as total_tokens,
         cast(sum(requests) as {{ dbt.type_bigint() }})                        as requests,
@@ -27,8 +27,8 @@ with carbon as (
     group by month_start_date
 ),
 avoided as (
-    select month_start_date, sum(energy_avoided_kwh) as energy_avoided_kwh, sum(cost_avoided_usd) as cost_avoided_usd,
-           sum(carbon_avoided_kgco2e) as carbon_avoided_kgco2e
+    select month_start_date, {{ stable_sum('energy_avoided_kwh') }} as energy_avoided_kwh, {{ stable_sum('cost_avoided_usd') }} as cost_avoided_usd,
+           {{ stable_sum('carbon_avoided_kgco2e') }} as carbon_avoided_kgco2e
     from {{ ref('efficiency_trend') }}
     group by month_start_date
 )

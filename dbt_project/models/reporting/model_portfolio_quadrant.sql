@@ -18,14 +18,14 @@ with monthly as (
         -- counts as BIGINT: DuckDB sums them to HUGEINT, which ODBC/JDBC clients (BI tools) mishandle
         cast(sum(successful_inferences) as {{ dbt.type_bigint() }}) as successful_inferences,
         cast(sum(total_tokens) as {{ dbt.type_bigint() }}) as total_tokens,
-        sum(energy_kwh)              as energy_kwh,
-        sum(carbon_location_based_kgco2e) as carbon_location_based_kgco2e,
-        sum(cost_usd)                as cost_usd
+        {{ stable_sum('energy_kwh') }}              as energy_kwh,
+        {{ stable_sum('carbon_location_based_kgco2e') }} as carbon_location_based_kgco2e,
+        {{ stable_sum('cost_usd') }}                as cost_usd
     from {{ ref('energy_vs_business_kpi') }}
     group by month_start_date, model_id
 ),
 fleet as (
-    select month_start_date, {{ per_million('sum(energy_kwh)', 'sum(total_tokens)') }} as fleet_energy_per_million_tokens_kwh
+    select month_start_date, {{ per_million(stable_sum('energy_kwh'), 'sum(total_tokens)') }} as fleet_energy_per_million_tokens_kwh
     from monthly
     group by month_start_date
 ),

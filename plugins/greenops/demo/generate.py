@@ -15,6 +15,9 @@ Deterministic for a seed and a date range. What it writes under the landing fold
 - ``gcp_billing/invoice_month=<YYYYMM>/``: the GCP-hosted deployment's Cloud Billing export as
   ``bq extract`` writes it (Parquet, nested records, repeated labels); ``gcp_carbon/usage_month=<YYYY-MM>/``:
   GCP's Carbon Footprint export (newline-delimited JSON, INT64 values as strings).
+- ``azure_exports/greenops/demo-actual/<YYYYMMDD-YYYYMMDD>/<run>/``: the Azure-hosted deployment's
+  Cost Management ActualCost export (MCA columns, billed in EUR with the USD amounts beside them) as
+  the storage container holds it, month to date, with its manifest.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ TRAFFIC = {
     "code-14b-sea": {"peak_per_hour": 600, "prompt_mean": 2200, "completion_mean": 160, "night_idle": True, "tasks": 3.0},
     "rag-8b-aws": {"peak_per_hour": 800, "prompt_mean": 2800, "completion_mean": 200, "night_idle": False, "tasks": 1.5},
     "chat-8b-gcp": {"peak_per_hour": 500, "prompt_mean": 900, "completion_mean": 260, "night_idle": False, "tasks": 1.3},
+    "assist-24b-azure": {"peak_per_hour": 300, "prompt_mean": 1500, "completion_mean": 240, "night_idle": False, "tasks": 1.2},
 }
 #: The AWS-hosted deployment's instance, and its on-demand price (USD per hour, us-east-1 list price order).
 AWS_INSTANCE = {"id": "i-0a1b2c3d4e5f60718", "type": "g6e.12xlarge", "usd_per_hour": 10.49, "region": "us-east-1"}
@@ -78,6 +82,20 @@ GCP_EXPERIMENT_VM = {"name": "experiment-l4", "machine_type": "g2-standard-4", "
 #: 2 market, 3), and per day of its model bucket in Cloud Storage (multi-region US).
 GCP_CARBON_PER_VM_HOUR = {"scope1": 0.0004, "scope2_location": 0.21, "scope2_market": 0.05, "scope3": 0.035}
 GCP_CARBON_STORAGE_PER_DAY = {"scope1": 0.00001, "scope2_location": 0.004, "scope2_market": 0.001, "scope3": 0.002}
+#: Which project sends how much of a deployment's traffic (the rest goes to the owner).
+#: The Azure-hosted deployment's VM (Standard_NC40ads_H100_v5: 1 x H100 NVL) with its price (USD per
+#: hour, eastus2 pay-as-you-go order of magnitude), its OS disk (tagged), and an untagged dev VM with a
+#: sixth of an A10 (Standard_NV6ads_A10_v5). Billed in EUR at EUR_PER_USD; costInUsd carries USD.
+AZURE_SUBSCRIPTION = "6f0b4a2c-1d3e-4f5a-8b9c-0d1e2f3a4b5c"
+AZURE_BILLING_ACCOUNT = "7a1b2c3d-0000-4000-8000-000000000000:1f2e3d4c-0000-4000-8000-000000000000_2019-05-31"
+AZURE_VM = {"name": "greenops-demo-nc40", "size": "Standard_NC40ads_H100_v5", "usd_per_hour": 6.98, "meter": "NC40ads H100 v5",
+            "series": "NCads H100 v5 Series", "location": "EastUS2",
+            "id": "/subscriptions/6f0b4a2c-1d3e-4f5a-8b9c-0d1e2f3a4b5c/resourceGroups/RG-INFERENCE/providers/Microsoft.Compute/virtualMachines/greenops-demo-nc40"}
+AZURE_DEV_VM = {"name": "dev-a10", "size": "Standard_NV6ads_A10_v5", "usd_per_hour": 0.454, "meter": "NV6ads A10 v5",
+                "series": "NVadsA10 v5 Series", "location": "eastus2",
+                "id": "/subscriptions/6f0b4a2c-1d3e-4f5a-8b9c-0d1e2f3a4b5c/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/dev-a10"}
+AZURE_DISK_USD_PER_DAY = 0.66
+EUR_PER_USD = 0.92
 #: Which project sends how much of a deployment's traffic (the rest goes to the owner).
 SHARED_TRAFFIC = {"chat-70b-fra": {"support-bot": 0.15}, "assist-8b-fra": {"search": 0.2}}
 
@@ -115,8 +133,8 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
     for dep in fleet["deployments"]:
         name = dep["deployment"]
         traffic = TRAFFIC[name]
-        # The GCP deployment came later: its own random stream leaves every other file as it was.
-        rng = np.random.default_rng([seed, 1]) if dep.get("provider") == "gcp" else main_rng
+        # The GCP and Azure deployments came later: their own random streams leave every other file as it was.
+        rng = {"gcp": np.random.default_rng([seed, 1]), "azure": np.random.default_rng([seed, 2])}.get(dep.get("provider"), main_rng)
         # cloud deployments log in UTC; on-prem ones in their site's zone
         tz = ZoneInfo(sites[hosts[dep["host"]]["site"]]["timezone"]) if dep.get("host") else ZoneInfo("UTC")
         local = hours.tz_convert(tz)
@@ -204,6 +222,8 @@ def generate(landing_dir: Path, fleet_file: Path, start: date, days: int, seed: 
         counts["cur_line_items"] = _write_aws_exports(landing_dir, hours, rng)
     if any(d.get("provider") == "gcp" for d in fleet["deployments"]):
         counts["gcp_billing_rows"] = _write_gcp_exports(landing_dir, hours)
+    if any(d.get("provider") == "azure" for d in fleet["deployments"]):
+        counts["azure_export_rows"] = _write_azure_exports(landing_dir, hours)
     return counts
 
 
@@ -450,3 +470,50 @@ def _write_gcp_exports(landing_dir: Path, hours: pd.DatetimeIndex) -> int:
         carbon_path.parent.mkdir(parents=True, exist_ok=True)
         carbon_path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return len(rows)
+
+
+def _write_azure_exports(landing_dir: Path, hours: pd.DatetimeIndex) -> int:
+    """The subscription's Cost Management ActualCost export per month, month to date (the last run of
+    each month's period folder holds every day so far), in MCA column names, as the storage
+    container holds it: ``<dir>/<export>/<YYYYMMDD-YYYYMMDD>/<runId>/part_0_0001.csv`` and the
+    ``manifest.json`` Azure writes last. Daily rows (Azure bills VMs per day). Deterministic."""
+    days = sorted({h.date() for h in hours.to_pydatetime()})
+    rows = []
+    for day in days:
+        month_end = (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date()
+        common = {"billingAccountId": AZURE_BILLING_ACCOUNT, "billingPeriodStartDate": f"{day.replace(day=1):%m/%d/%Y}",
+                  "billingPeriodEndDate": f"{month_end:%m/%d/%Y}", "subscriptionGuid": AZURE_SUBSCRIPTION,
+                  "subscriptionName": "greenops-demo", "date": f"{day:%m/%d/%Y}", "billingCurrencyCode": "EUR",
+                  "chargeType": "Usage", "pricingModel": "OnDemand", "frequency": "UsageBased", "publisherType": "Azure"}
+        # the deployment's VM: no tag, attributed by its resource id (listed in the fleet file)
+        for vm, tags in ((AZURE_VM, {}), (AZURE_DEV_VM, {"owner": "data-science"})):
+            usd = round(24 * vm["usd_per_hour"], 6)
+            rows.append({**common, "resourceGroupName": vm["id"].split("/")[4], "instanceName": vm["id"],
+                         "resourceLocation": vm["location"], "consumedService": "Microsoft.Compute",
+                         "meterCategory": "Virtual Machines", "meterSubCategory": vm["series"], "meterName": vm["meter"],
+                         "unitOfMeasure": "1 Hour", "quantity": 24, "effectivePrice": round(vm["usd_per_hour"] * EUR_PER_USD, 6),
+                         "costInBillingCurrency": round(usd * EUR_PER_USD, 6), "costInUsd": usd, "tags": json.dumps(tags),
+                         "additionalInfo": json.dumps({"ServiceType": vm["size"], "VCPUs": 40 if vm is AZURE_VM else 6})})
+        rows.append({**common, "resourceGroupName": "RG-INFERENCE", "instanceName": AZURE_VM["id"].rsplit("/", 4)[0]
+                     + "/providers/Microsoft.Compute/disks/greenops-demo-nc40-os", "resourceLocation": "eastus2",
+                     "consumedService": "Microsoft.Compute", "meterCategory": "Storage", "meterSubCategory": "Premium SSD Managed Disks",
+                     "meterName": "P10 LRS Disk", "unitOfMeasure": "1/Month", "quantity": round(1 / 30, 6),
+                     "effectivePrice": round(19.71 * EUR_PER_USD, 4), "costInBillingCurrency": round(AZURE_DISK_USD_PER_DAY * EUR_PER_USD, 6),
+                     "costInUsd": AZURE_DISK_USD_PER_DAY, "tags": json.dumps({"deployment": "assist-24b-azure"}), "additionalInfo": ""})
+    frame = pd.DataFrame(rows)
+    for month, part in frame.groupby(frame["date"].str.slice(6, 10) + frame["date"].str.slice(0, 2), sort=True):
+        first = date(int(month[:4]), int(month[4:]), 1)
+        last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
+        last_day = max(datetime.strptime(d, "%m/%d/%Y") for d in part["date"])
+        run_id = f"demo-{last_day:%Y%m%d}"
+        folder = landing_dir / "azure_exports" / "greenops" / "demo-actual" / f"{first:%Y%m%d}-{last:%Y%m%d}" / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "part_0_0001.csv").write_text(part.to_csv(index=False))
+        submitted = (last_day + timedelta(days=1, hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        blob = f"greenops/demo-actual/{first:%Y%m%d}-{last:%Y%m%d}/{run_id}/part_0_0001.csv"
+        (folder / "manifest.json").write_text(json.dumps({
+            "manifestVersion": "2024-04-01", "byteCount": (folder / "part_0_0001.csv").stat().st_size, "blobCount": 1,
+            "dataRowCount": len(part), "exportConfig": {"exportName": "demo-actual", "type": "ActualCost", "dataVersion": "2023-12-01-preview"},
+            "runInfo": {"runId": run_id, "submittedTime": submitted},
+            "blobs": [{"blobName": blob, "byteCount": (folder / "part_0_0001.csv").stat().st_size, "dataRowCount": len(part)}]}, indent=2))
+    return len(frame)

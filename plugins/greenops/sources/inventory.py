@@ -153,7 +153,10 @@ def load(path: Path) -> Inventory:
     from greenops import raw_tables as rt
 
     def table(spec, rows):
-        return rt.conform(spec, pa.Table.from_pylist(rows)) if rows else rt.empty(spec)
+        # every key of every row (from_pylist would take the first row's keys only: an on-prem
+        # deployment first would drop the cloud deployments' resource_ref)
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        return rt.conform(spec, pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows])) if rows else rt.empty(spec)
 
     return Inventory(
         sites=table(rt.INVENTORY_SITES, sites),

@@ -13,7 +13,7 @@ with energy as (
 requests as (
     select
         r.*,
-        sum(weighted_tokens) over (partition by hour_utc, deployment_id) as deployment_weighted_tokens,
+        {{ stable_sum('weighted_tokens', over='partition by hour_utc, deployment_id') }} as deployment_weighted_tokens,
         sum(requests) over (partition by hour_utc, deployment_id)        as deployment_requests
     from {{ ref('int_requests_hourly') }} r
 ),
@@ -31,7 +31,7 @@ with_requests as (
         r.prompt_tokens, r.completion_tokens, r.cached_prompt_tokens, r.weighted_tokens,
         r.total_latency_ms,
         case
-            when r.deployment_weighted_tokens > 0 then r.weighted_tokens / r.deployment_weighted_tokens
+            when r.deployment_weighted_tokens > 0 then {{ stable_value('r.weighted_tokens') }} / r.deployment_weighted_tokens
             else cast(r.requests as {{ dbt.type_float() }}) / r.deployment_requests
         end as energy_share,
         false as is_idle

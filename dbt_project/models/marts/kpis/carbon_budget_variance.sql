@@ -32,8 +32,8 @@ actuals as (
         project_id, period_type, period,
         min(period_start)                 as period_start,
         min(period_end)                   as period_end,
-        sum(carbon_kgco2e_location)       as actual_kgco2e,
-        sum(carbon_kgco2e_market)         as actual_kgco2e_market
+        {{ stable_sum('carbon_kgco2e_location') }}       as actual_kgco2e,
+        {{ stable_sum('carbon_kgco2e_market') }}         as actual_kgco2e_market
     from periods
     group by project_id, period_type, period
 ),

@@ -12,8 +12,8 @@ with daily as (
         sum(requests)                as requests,
         sum(successful_requests)     as successful_requests,
         sum(total_tokens)            as total_tokens,
-        sum(carbon_kgco2e_location)  as carbon_kgco2e_location,
-        sum(carbon_kgco2e_market)    as carbon_kgco2e_market
+        {{ stable_sum('carbon_kgco2e_location') }}  as carbon_kgco2e_location,
+        {{ stable_sum('carbon_kgco2e_market') }}    as carbon_kgco2e_market
     from {{ ref('inference_energy_fact') }}
     where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id

@@ -11,10 +11,10 @@ with daily as (
         sum(requests)            as requests,
         sum(successful_requests) as successful_requests,
         sum(total_tokens)        as total_tokens,
-        sum(hardware_cost_usd)   as hardware_cost_usd,
-        sum(energy_cost_usd)     as energy_cost_usd,
-        sum(cloud_cost_usd)      as cloud_cost_usd,
-        sum(cost_usd)            as cost_usd
+        {{ stable_sum('hardware_cost_usd') }}   as hardware_cost_usd,
+        {{ stable_sum('energy_cost_usd') }}     as energy_cost_usd,
+        {{ stable_sum('cloud_cost_usd') }}      as cloud_cost_usd,
+        {{ stable_sum('cost_usd') }}            as cost_usd
     from {{ ref('inference_energy_fact') }}
     where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id

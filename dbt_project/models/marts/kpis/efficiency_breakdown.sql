@@ -13,12 +13,12 @@ with daily as (
         sum(f.total_tokens)                as total_tokens,
         sum(f.prompt_tokens)               as prompt_tokens,
         sum(f.cached_prompt_tokens)        as cached_prompt_tokens,
-        sum(f.total_latency_ms)            as total_latency_ms,
-        sum(f.gpu_hours)                   as gpu_hours,
-        sum(f.gpu_energy_kwh)              as gpu_energy_kwh,
-        sum(f.facility_energy_kwh)         as facility_energy_kwh,
-        sum(f.carbon_kgco2e_location)      as carbon_kgco2e_location,
-        {{ safe_divide('sum(f.avg_utilization_gpu_pct * f.gpu_hours)', 'sum(case when f.avg_utilization_gpu_pct is not null then f.gpu_hours end)') }} as avg_utilization_gpu_pct
+        {{ stable_sum('f.total_latency_ms') }}            as total_latency_ms,
+        {{ stable_sum('f.gpu_hours') }}                   as gpu_hours,
+        {{ stable_sum('f.gpu_energy_kwh') }}              as gpu_energy_kwh,
+        {{ stable_sum('f.facility_energy_kwh') }}         as facility_energy_kwh,
+        {{ stable_sum('f.carbon_kgco2e_location') }}      as carbon_kgco2e_location,
+        {{ safe_divide(stable_sum('f.avg_utilization_gpu_pct * f.gpu_hours'), stable_sum('case when f.avg_utilization_gpu_pct is not null then f.gpu_hours end')) }} as avg_utilization_gpu_pct
     from {{ ref('inference_energy_fact') }} f
     where f.is_allocated and {{ in_run_interval('f.date_day') }}
     group by f.date_day, f.deployment_id, f.model_id

@@ -12,8 +12,8 @@ with daily as (
         sum(prompt_tokens)       as prompt_tokens,
         sum(completion_tokens)   as completion_tokens,
         sum(total_tokens)        as total_tokens,
-        sum(gpu_energy_kwh)      as gpu_energy_kwh,
-        sum(facility_energy_kwh) as facility_energy_kwh
+        {{ stable_sum('gpu_energy_kwh') }}      as gpu_energy_kwh,
+        {{ stable_sum('facility_energy_kwh') }} as facility_energy_kwh
     from {{ ref('inference_energy_fact') }}
     where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id

@@ -11,8 +11,8 @@ with daily as (
         date_day, deployment_id, model_id,
         sum(requests)            as requests,
         sum(completed_tasks)     as completed_tasks,
-        sum(gpu_energy_kwh)      as gpu_energy_kwh,
-        sum(facility_energy_kwh) as facility_energy_kwh
+        {{ stable_sum('gpu_energy_kwh') }}      as gpu_energy_kwh,
+        {{ stable_sum('facility_energy_kwh') }} as facility_energy_kwh
     from {{ ref('inference_energy_fact') }}
     where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id

@@ -19,12 +19,12 @@ select
     date_day,
     deployment_id,
     is_allocated,
-    sum(gpu_hours)                                       as gpu_hours,
-    sum(low_util_gpu_hours)                              as idle_gpu_hours,
-    sum(gpu_energy_kwh)                                  as gpu_energy_kwh,
-    sum(low_util_gpu_energy_kwh)                         as idle_gpu_energy_kwh,
-    sum(low_util_gpu_energy_kwh * pue)                   as idle_facility_energy_kwh,
-    sum(coalesce(idle_hardware_cost_usd, 0) + coalesce(idle_energy_cost_usd, 0)) as idle_cost_usd,
-    {{ safe_divide('sum(low_util_gpu_energy_kwh) * 100.0', 'sum(gpu_energy_kwh)') }} as idle_energy_share_pct
+    {{ stable_sum('gpu_hours') }}                                       as gpu_hours,
+    {{ stable_sum('low_util_gpu_hours') }}                              as idle_gpu_hours,
+    {{ stable_sum('gpu_energy_kwh') }}                                  as gpu_energy_kwh,
+    {{ stable_sum('low_util_gpu_energy_kwh') }}                         as idle_gpu_energy_kwh,
+    {{ stable_sum('low_util_gpu_energy_kwh * pue') }}                   as idle_facility_energy_kwh,
+    {{ stable_sum('coalesce(idle_hardware_cost_usd, 0) + coalesce(idle_energy_cost_usd, 0)') }} as idle_cost_usd,
+    {{ safe_divide(stable_sum('low_util_gpu_energy_kwh') ~ ' * 100.0', stable_sum('gpu_energy_kwh')) }} as idle_energy_share_pct
 from rows_
 group by date_day, deployment_id, is_allocated

@@ -10,9 +10,9 @@ with daily as (
     select
         date_day, deployment_id, model_id,
         sum(total_tokens)            as total_tokens,
-        sum(facility_energy_kwh)     as facility_energy_kwh,
-        sum(carbon_kgco2e_location)  as operational_kgco2e,
-        sum(embodied_kgco2e)         as embodied_kgco2e
+        {{ stable_sum('facility_energy_kwh') }}     as facility_energy_kwh,
+        {{ stable_sum('carbon_kgco2e_location') }}  as operational_kgco2e,
+        {{ stable_sum('embodied_kgco2e') }}         as embodied_kgco2e
     from {{ ref('inference_energy_fact') }}
     where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id

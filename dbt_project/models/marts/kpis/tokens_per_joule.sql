@@ -9,7 +9,7 @@ with daily as (
         date_day, deployment_id, model_id, gpu_name as hardware_id,
         sum(total_tokens)       as total_tokens,
         sum(completion_tokens)  as completion_tokens,
-        sum(gpu_energy_kwh)     as gpu_energy_kwh
+        {{ stable_sum('gpu_energy_kwh') }}     as gpu_energy_kwh
     from {{ ref('inference_energy_fact') }}
     where is_allocated and {{ in_run_interval('date_day') }}
     group by date_day, deployment_id, model_id, gpu_name

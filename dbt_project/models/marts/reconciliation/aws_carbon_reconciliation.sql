@@ -8,8 +8,8 @@
 {{ config(**table_layout(cluster_by=['usage_period', 'account_id'])) }}
 with reported as (
     select usage_period, account_id,
-           sum(carbon_kgco2e_location) as reported_kgco2e_location,
-           sum(carbon_kgco2e_market)   as reported_kgco2e_market
+           {{ stable_sum('carbon_kgco2e_location') }} as reported_kgco2e_location,
+           {{ stable_sum('carbon_kgco2e_market') }}   as reported_kgco2e_market
     from {{ ref('stg_aws__carbon_emissions') }}
     group by usage_period, account_id
 ),
@@ -20,9 +20,9 @@ estimated as (
     select
         {{ month_label('f.date_day') }} as usage_period,
         a.account_id,
-        sum(f.carbon_kgco2e_location) as estimated_kgco2e_location,
-        sum(f.carbon_kgco2e_market)   as estimated_kgco2e_market,
-        sum(f.gpu_energy_kwh)         as estimated_gpu_energy_kwh
+        {{ stable_sum('f.carbon_kgco2e_location') }} as estimated_kgco2e_location,
+        {{ stable_sum('f.carbon_kgco2e_market') }}   as estimated_kgco2e_market,
+        {{ stable_sum('f.gpu_energy_kwh') }}         as estimated_gpu_energy_kwh
     from {{ ref('inference_energy_fact') }} f
     join deployment_accounts a on a.deployment_id = f.deployment_id
     group by 1, 2

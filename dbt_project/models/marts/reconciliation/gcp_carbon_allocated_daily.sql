@@ -24,15 +24,15 @@ drivers as (
         coalesce(RegionId, location)                            as region,
         cast(ChargePeriodStart as date)                         as date_day,
         deployment_id,
-        sum(gpu_hours)                                          as gpu_hours,
-        sum(case when BilledCost > 0 then BilledCost else 0 end) as cost
+        {{ stable_sum('gpu_hours') }}                                          as gpu_hours,
+        {{ stable_sum('case when BilledCost > 0 then BilledCost else 0 end') }} as cost
     from {{ ref('int_gcp_charges') }}
     where ChargeCategory = 'Usage'
     group by 1, 2, 3, 4, 5, 6
 ),
 
 key_totals as (
-    select usage_month, project_id, service_id, region, sum(gpu_hours) as key_gpu_hours, sum(cost) as key_cost
+    select usage_month, project_id, service_id, region, {{ stable_sum('gpu_hours') }} as key_gpu_hours, {{ stable_sum('cost') }} as key_cost
     from drivers
     group by 1, 2, 3, 4
 ),
@@ -43,7 +43,7 @@ by_driver as (
         d.date_day,
         d.deployment_id,
         case when t.key_gpu_hours > 0 then 'gpu_hours' else 'cost_share' end as allocation_basis,
-        case when t.key_gpu_hours > 0 then d.gpu_hours / t.key_gpu_hours else d.cost / t.key_cost end as share
+        case when t.key_gpu_hours > 0 then {{ stable_value('d.gpu_hours') }} / t.key_gpu_hours else {{ stable_value('d.cost') }} / t.key_cost end as share
     from carbon c
     join key_totals t
       on t.usage_month = c.usage_month and t.project_id = c.project_id

@@ -10,12 +10,12 @@
 with reported as (
     select
         usage_month, project_id, deployment_id,
-        sum(scope1_kgco2e)                    as reported_scope1_kgco2e,
-        sum(scope2_location_kgco2e)           as reported_scope2_location_kgco2e,
-        sum(scope2_market_kgco2e)             as reported_scope2_market_kgco2e,
-        sum(scope3_kgco2e)                    as reported_scope3_kgco2e,
-        sum(reported_total_location_kgco2e)   as reported_total_location_kgco2e,
-        sum(reported_total_market_kgco2e)     as reported_total_market_kgco2e
+        {{ stable_sum('scope1_kgco2e') }}                    as reported_scope1_kgco2e,
+        {{ stable_sum('scope2_location_kgco2e') }}           as reported_scope2_location_kgco2e,
+        {{ stable_sum('scope2_market_kgco2e') }}             as reported_scope2_market_kgco2e,
+        {{ stable_sum('scope3_kgco2e') }}                    as reported_scope3_kgco2e,
+        {{ stable_sum('reported_total_location_kgco2e') }}   as reported_total_location_kgco2e,
+        {{ stable_sum('reported_total_market_kgco2e') }}     as reported_total_market_kgco2e
     from {{ ref('gcp_carbon_allocated_daily') }}
     group by 1, 2, 3
 ),
@@ -31,10 +31,10 @@ estimated as (
         {{ month_label('f.date_day') }}      as usage_month,
         p.project_id,
         f.deployment_id,
-        sum(f.carbon_kgco2e_location)        as estimated_kgco2e_location,
-        sum(f.carbon_kgco2e_market)          as estimated_kgco2e_market,
-        sum(f.gpu_energy_kwh)                as estimated_gpu_energy_kwh,
-        sum(f.facility_energy_kwh)           as estimated_facility_energy_kwh
+        {{ stable_sum('f.carbon_kgco2e_location') }}        as estimated_kgco2e_location,
+        {{ stable_sum('f.carbon_kgco2e_market') }}          as estimated_kgco2e_market,
+        {{ stable_sum('f.gpu_energy_kwh') }}                as estimated_gpu_energy_kwh,
+        {{ stable_sum('f.facility_energy_kwh') }}           as estimated_facility_energy_kwh
     from {{ ref('inference_energy_fact') }} f
     join deployment_projects p on p.deployment_id = f.deployment_id
     group by 1, 2, 3

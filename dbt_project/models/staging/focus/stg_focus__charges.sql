@@ -1,4 +1,9 @@
--- One row per FOCUS charge (FOCUS 1.0+ export of any provider), in FOCUS column names.
+-- One row per FOCUS charge (FOCUS 1.0+ export of any provider), in FOCUS column names: the FOCUS
+-- exports of raw.focus_charges and Azure's FocusCost exports (raw.azure_focus_charges, the same
+-- columns, loaded by the Azure DAG).
+{%- for table in ['focus_charges', 'azure_focus_charges'] %}
+{% if not loop.first %}union all
+{% endif -%}
 select
     billing_period,
     billed_cost                 as BilledCost,
@@ -19,4 +24,5 @@ select
     {{ json_text('tags', 'deployment') }} as deployment_tag,
     _source_file,
     _source_line
-from {{ source('raw', 'focus_charges') }}
+from {{ source('raw', table) }}
+{%- endfor %}
