@@ -16,14 +16,14 @@ import email
 import email.policy
 import io
 import json
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pyarrow.parquet as pq
+
+from support.local_http import LocalHttpServer, QuietHandler
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _cell(value, bq_type: str, int64_timestamps: bool):
     return str(value)
 
 
-class FakeBigQuery:
+class FakeBigQuery(LocalHttpServer):
     def __init__(self, project: str = "greenops-test"):
         self.project = project
         self.queries: list[dict] = []  # {"sql": ..., "parameters": {...}, "body": ...}
@@ -68,21 +68,7 @@ class FakeBigQuery:
         self.fail_when: list = []  # callables (sql) -> error message or None
         self._jobs: dict[str, dict] = {}
         self._sessions: dict[str, dict] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeBigQuery":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def client(self):
         from google.api_core.client_options import ClientOptions
@@ -146,19 +132,9 @@ class FakeBigQuery:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
+        class Handler(QuietHandler):
             def _reply(self, status: int, payload: dict, headers: dict | None = None):
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(status, payload, headers=headers)
 
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import pytest
@@ -25,6 +24,7 @@ from botocore.exceptions import ReadTimeoutError
 from greenops import ingest_aws
 from greenops.aws_client import aws_session, boto_config
 from greenops.settings import get_settings
+from support.local_http import LocalHttpServer, QuietHandler
 from support.moto_server import set_dummy_credentials
 
 DAY = date(2026, 11, 20)
@@ -45,7 +45,7 @@ TRUNCATED = ("truncated", _page("9.99"))  # Content-Length of the whole page, ha
 CUT_JSON = ("cut_json", _page("9.99"))  # a well-framed 200 whose JSON stops half-way
 
 
-class MisbehavingServer:
+class MisbehavingServer(LocalHttpServer):
     """Answers Cost Explorer POSTs from a script of (behaviour, page), in order; the last one repeats."""
 
     def __init__(self, script):
@@ -53,7 +53,7 @@ class MisbehavingServer:
         self._release = threading.Event()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 kind, page = outer.script[min(outer.requests, len(outer.script) - 1)]
@@ -77,24 +77,11 @@ class MisbehavingServer:
                 except OSError:  # the client hung up first (a timeout): nothing to answer
                     pass
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return "http://{}:{}".format(*self._server.server_address[:2])
-
-    def __enter__(self):
-        self._thread.start()
-        return self
+        super().__init__(Handler)
 
     def __exit__(self, *exc):
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._release.set()  # a hanging answer returns first
+        super().__exit__(*exc)
 
 
 @pytest.fixture()

@@ -21,9 +21,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from support.local_http import LocalHttpServer, QuietHandler
 
 CONSUMPTION_RETRY_AFTER = "x-ms-ratelimit-microsoft.consumption-retry-after"
 
@@ -77,14 +78,14 @@ def rest_example_items(external: Path) -> dict[str, dict]:
     return out
 
 
-class ConsumptionServer:
+class ConsumptionServer(LocalHttpServer):
     def __init__(self, script: list[Reply]):
         self.script = list(script)
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):  # noqa: N802 (http.server's naming)
@@ -100,34 +101,10 @@ class ConsumptionServer:
                 if reply.next_token:
                     query = [(k, v) for k, vs in parse_qs(parsed.query).items() for v in vs if k != "$skiptoken"]
                     body["nextLink"] = f"{outer.url}{parsed.path}?{urlencode(query + [('$skiptoken', reply.next_token)])}"
-                data = json.dumps(body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("x-ms-request-id", f"req-{len(outer.requests)}")
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(reply.status, body, "application/json; charset=utf-8",
+                               {"x-ms-request-id": f"req-{len(outer.requests)}", **reply.headers})
 
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "ConsumptionServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 class StaticTokenCredential:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from support.local_http import LocalHttpServer, QuietHandler
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -75,7 +76,7 @@ def queue_cost_and_usage(endpoint: str, *responses: dict) -> None:
     _post(f"{endpoint}/moto-api/static/ce/cost-and-usage-results", {"results": list(responses)})
 
 
-class ScriptedServer:
+class ScriptedServer(LocalHttpServer):
     """Answers POSTs with ``(status, json_body)`` from a script, in order; the last one repeats.
 
     ``requests`` counts what arrived and ``bodies`` keeps their JSON, so a test can assert retries.
@@ -88,39 +89,16 @@ class ScriptedServer:
         self._lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with outer._lock:
                     outer.bodies.append(json.loads(body or b"{}"))
                     status, payload = outer.script[min(outer.requests, len(outer.script) - 1)]
                     outer.requests += 1
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("x-amzn-RequestId", f"req-{outer.requests}")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, payload, "application/x-amz-json-1.1", {"x-amzn-RequestId": f"req-{outer.requests}"})
 
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "ScriptedServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 THROTTLED = (400, {"__type": "LimitExceededException", "message": "Rate exceeded"})
