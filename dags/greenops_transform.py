@@ -79,8 +79,13 @@ def greenops_transform():
         # regressions of the latest day, budgets at risk or over in the latest week
         return alerts.collect_alerts()
 
+    @task(on_success_callback=[AlertNotifier()], pool=warehouse_pool())
+    def source_freshness_alerts():
+        # sources whose newest data is older than _sources.yml allows: alerted, never blocking
+        return alerts.freshness_alerts()
+
     published = dbt >> publish_snapshot()
-    published >> [kpi_summary(), efficiency_and_budget_alerts()]
+    published >> [kpi_summary(), efficiency_and_budget_alerts(), source_freshness_alerts()]
 
 
 greenops_transform()

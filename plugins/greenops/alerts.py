@@ -1,4 +1,4 @@
-"""Alerts after each transformation: efficiency regressions and carbon budgets in trouble.
+"""Alerts after each transformation: efficiency regressions, carbon budgets in trouble, stale sources.
 
 Read from the published snapshot (never the file the refresh writes). Each alert is a small dict;
 delivering them is the notifier's job (greenops.airflow_support.AlertNotifier): the log by default,
@@ -7,7 +7,14 @@ a webhook or email when configured.
 
 from __future__ import annotations
 
-from greenops.settings import Settings
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from greenops.settings import Settings, dbt_env, get_settings
 
 REGRESSIONS = """
     select 'efficiency_regression' as kind, deployment_id as subject, cast(date_day as string) as period,
@@ -39,3 +46,42 @@ def collect_alerts(settings: Settings | None = None) -> list[dict]:
 
 def format_alerts(alerts: list[dict]) -> str:
     return "\n".join(f"[{a['kind']}] {a['subject']} {a['period']}: {a['message']}" for a in alerts)
+
+
+def freshness_alerts(settings: Settings | None = None, target_dir: Path | None = None) -> list[dict]:
+    """`dbt source freshness` over the raw sources, as alerts: one per source at warn or error.
+
+    The thresholds are the ones `dbt_project/models/staging/_sources.yml` sets (the data's own newest
+    timestamp, not its load time). dbt writes into its own target folder (a temporary one unless
+    given), so the project's manifest is left alone. A source that dbt could not check at all is an
+    alert too ('runtime error'); the run itself never fails on staleness: stale sources are news for
+    whoever runs the pipeline, the KPIs of the data that is there are still right.
+    """
+    s = settings or get_settings()
+    with tempfile.TemporaryDirectory(prefix="greenops-freshness-") as tmp:
+        target = Path(target_dir or tmp)
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), "source", "freshness", "--quiet", "--target-path", str(target),
+             "--log-path", str(target / "logs")],
+            cwd=s.dbt_project_dir, env={**os.environ, **dbt_env(s)}, capture_output=True, text=True, timeout=900)
+        sources = target / "sources.json"
+        if not sources.exists():
+            raise RuntimeError(f"dbt source freshness wrote no results (exit {result.returncode}):\n"
+                               f"{(result.stdout + result.stderr)[-3000:]}")
+        results = json.loads(sources.read_text())["results"]
+    alerts = []
+    for r in sorted(results, key=lambda r: r["unique_id"]):
+        if r["status"] == "pass":
+            continue
+        name = ".".join(r["unique_id"].split(".")[-2:])
+        if r["status"] in ("warn", "error"):
+            criteria = r.get("criteria") or {}
+            limits = ", ".join(f"{level} after {c['count']} {c['period']}s" for level, c in
+                               (("warn", criteria.get("warn_after") or {}), ("error", criteria.get("error_after") or {}))
+                               if c.get("count"))
+            message = (f"{r['status']}: newest data {r['max_loaded_at']} UTC, {r['max_loaded_at_time_ago_in_s'] / 3600:.1f} h "
+                       f"old ({limits})")
+        else:
+            message = f"{r['status']}: {r.get('message') or 'not checked'}"
+        alerts.append({"kind": "source_freshness", "subject": name, "period": r.get("max_loaded_at") or "", "message": message})
+    return alerts

@@ -40,6 +40,9 @@ def test_known_day_end_to_end(pipeline):
     assert_success(transform)
     # p1's week is forecast above its budget: the notifier (the task log by default) says so
     assert "[carbon_budget] p1 2026-W46: at_risk" in transform.stdout + transform.stderr
+    # the known day is long past: the freshness check alerts on the daily sources, and the run still succeeds
+    assert "[source_freshness] raw.gpu_telemetry_samples " in transform.stdout + transform.stderr
+    assert "[source_freshness] raw.inference_requests 2026-11-10" in transform.stdout + transform.stderr
     q = pipeline.query
 
     # conservation: every joule measured is in the fact, allocated or not
