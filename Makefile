@@ -58,5 +58,6 @@ clean:
 
 # The performance benchmark (docs/benchmarks.md): GPUS=1000 is the reference size (about 10 GB of CSV).
 GPUS ?= 1000
+SCENARIOS ?= day,history,dashboard,dags
 bench: install dbt-parse
-	$(BIN)/python bench/fleet_bench.py --gpus $(GPUS) --out bench/out
+	$(BIN)/python bench/fleet_bench.py --gpus $(GPUS) --scenarios $(SCENARIOS) --out bench/out

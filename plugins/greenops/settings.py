@@ -39,6 +39,13 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"setting {name}={value!r} is not a number") from exc
 
 
+def _retention_days(name: str, default: int) -> int:
+    days = _float(name, default)
+    if days < 0 or days != int(days):
+        raise ValueError(f"setting {name}={os.environ.get(name)!r} must be a whole number of days, 0 or more")
+    return int(days)
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of the settings. Paths are absolute."""
@@ -55,6 +62,10 @@ class Settings:
     max_power_gap_s: float  # GREENOPS_MAX_POWER_GAP_S: longest gap between power samples we integrate over
     task_retries: int  # GREENOPS_TASK_RETRIES: Airflow retries per task (the demo and tests use 0)
     retry_delay_s: float  # GREENOPS_RETRY_DELAY_S: first retry delay, doubled each retry
+    #: GREENOPS_RAW_TELEMETRY_RETENTION_DAYS: days of raw GPU samples kept before the loaded day (0 keeps
+    #: all). The hourly energy is built incrementally and keeps its history; only a full refresh
+    #: needs the raw samples again (and then rebuilds just the days still kept).
+    raw_telemetry_retention_days: int = 400
 
     # --- AWS source (Cost Explorer, CUR 2.0, carbon export); see docs/aws.md -------------------
     # Defaults here so a Settings built without them keeps working; get_settings() reads the env.
@@ -114,6 +125,7 @@ def get_settings() -> Settings:
         max_power_gap_s=_float("GREENOPS_MAX_POWER_GAP_S", 120.0),
         task_retries=int(_float("GREENOPS_TASK_RETRIES", 2)),
         retry_delay_s=_float("GREENOPS_RETRY_DELAY_S", 300.0),
+        raw_telemetry_retention_days=_retention_days("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", 400),
         **_aws_settings(),
         **_azure_settings(),
         **_gcp_settings(),

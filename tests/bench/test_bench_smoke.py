@@ -1,5 +1,7 @@
 """The benchmark's smoke size keeps it working: every implementation runs and they agree on the
-energy. (No timing is asserted: the figures live in docs/benchmarks.md.)"""
+energy; the history, dashboard and DAG-parse scenarios run too, and the daily incremental run gives
+the same energy whatever history lies under it. (No timing is asserted: the figures live in
+docs/benchmarks.md.)"""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
     spec = importlib.util.spec_from_file_location("fleet_bench", REPO / "bench" / "fleet_bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    report = bench.main(["--gpus", "10", "--seconds", "1800", "--out", str(tmp_path / "bench")])
+    report = bench.main(["--gpus", "10", "--seconds", "1800", "--history-days", "1,2", "--out", str(tmp_path / "bench")])
     assert report["size"]["samples"] == 18000 and report["size"]["hosts"] == 2
     results = report["results"]
     errors = {k: v["error"][-1500:] for k, v in results.items() if isinstance(v, dict) and "error" in v}
@@ -27,3 +29,16 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
     assert reference > 0
     for name, kwh in totals.items():
         assert kwh == pytest.approx(reference, rel=1e-9), name
+
+    # the next day's incremental run on 1 and 2 days of history: same day, same energy
+    history = report["history"]
+    errors = {k: v["error"][-1500:] for k, v in history.items() if isinstance(v, dict) and "error" in v}
+    assert errors == {}
+    assert history["days-1"]["total_kwh"] == pytest.approx(history["days-2"]["total_kwh"], rel=1e-12)
+    assert history["days-1"]["total_kwh"] == pytest.approx(reference, rel=1e-9)
+    assert history["days-2"]["history_rows"]["intermediate.int_gpu_energy_hourly"] == 2 * 10  # day 0 and its copy, 10 GPU-hours each
+    assert history["warehouse_growth_mb_per_day"] is not None
+
+    assert "error" not in report["dashboard"] and len(report["dashboard"]["queries"]) >= 9
+    assert {k: v for k, v in report["dag_parse"].items() if "error" in v} == {}
+    assert all(v["dags"] >= 1 and v["errors"] == 0 for v in report["dag_parse"].values())

@@ -71,3 +71,60 @@ def test_failed_load_leaves_the_partition(landing, settings_env, fleet):
     with pytest.raises(UnreadableFileError, match="c.csv"):
         ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)
     assert _rows(settings_env, "select power_w from raw.gpu_telemetry_samples") == [(200.0,)]
+
+
+def test_retention_deletes_raw_telemetry_days_before_the_window_and_nothing_else(landing, settings_env, fleet, monkeypatch):
+    # fra1 is Europe/Berlin: local 12:00 is 11:00 UTC the same day
+    days = [date(2026, 11, 17), date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
+    for day in days:
+        _smi(landing, f"date={day}", "a.csv", [f"{day:%Y/%m/%d} 12:00:00.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 200 W",
+                                                f"{day:%Y/%m/%d} 12:00:01.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 1e9 W"])
+    for day in days[:3]:
+        ingest.ingest_gpu_telemetry(day, settings=settings_env)
+    monkeypatch.setenv("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "2")
+    from greenops.settings import get_settings
+
+    ingest.ingest_gpu_telemetry(days[3], settings=get_settings())
+    # the day loaded and the 2 days before it stay; older raw samples go; the quarantine is untouched
+    assert _rows(settings_env, "select distinct sample_date::varchar from raw.gpu_telemetry_samples order by 1") == [
+        ("2026-11-18",), ("2026-11-19",), ("2026-11-20",)]
+    assert _rows(settings_env, "select count(*) from raw.quarantine") == [(4,)]
+    # a backfill of an old day counts from that day: it deletes nothing newer
+    ingest.ingest_gpu_telemetry(days[0], settings=get_settings())
+    assert _rows(settings_env, "select distinct sample_date::varchar from raw.gpu_telemetry_samples order by 1") == [
+        ("2026-11-17",), ("2026-11-18",), ("2026-11-19",), ("2026-11-20",)]
+
+
+def test_retention_setting_is_a_whole_number_of_days(monkeypatch):
+    from greenops.settings import get_settings
+
+    monkeypatch.setenv("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "0")
+    assert get_settings().raw_telemetry_retention_days == 0
+    monkeypatch.setenv("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "-3")
+    with pytest.raises(ValueError, match="GREENOPS_RAW_TELEMETRY_RETENTION_DAYS"):
+        get_settings()
+
+
+def test_a_warehouse_without_duckdb_receives_the_same_rows_as_arrow(landing, settings_env, fleet, monkeypatch):
+    # BigQuery takes Arrow: the rows parsed in DuckDB reach it through replace_partitions, conformed
+    from greenops import raw_tables as rt
+
+    class ArrowOnly:
+        writes = []
+
+        def replace_partitions(self, writes):
+            self.writes.extend(writes)
+
+        def delete_partitions_before(self, table, cutoff):
+            pass
+
+    _smi(landing, "date=2026-11-20", "a.csv", ["2026/11/20 10:00:00.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 200 W",
+                                               "2026/11/20 10:00:01.000, 0, GPU-x, NVIDIA H100 80GB HBM3, -1 W"])
+    monkeypatch.setattr(ingest, "get_warehouse", lambda settings=None: ArrowOnly())
+    assert ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)["rows"] == 1
+    samples, quarantine = ArrowOnly.writes
+    assert samples.table is rt.GPU_TELEMETRY and samples.data.schema == rt.GPU_TELEMETRY.schema
+    assert samples.data.select(["sample_date", "power_w", "_source_line"]).to_pylist() == [
+        {"sample_date": date(2026, 11, 20), "power_w": 200.0, "_source_line": 2}]
+    assert quarantine.scope == {"source": "gpu_telemetry_samples"} and quarantine.data.schema == rt.QUARANTINE.schema
+    assert quarantine.data.column("reason").to_pylist() == ["negative power: -1.0 W"]

@@ -1,7 +1,10 @@
 -- One row per GPU and UTC hour, with the deployment the GPU served in that hour. GPUs that no
 -- deployment lists get the host's pseudo-deployment 'unallocated@<host>', so no energy is dropped.
+-- Incremental by day, like the hourly energy it reads.
+{{ config(**daily_incremental(cluster_by=['gpu_key'])) }}
 with gpu_hours as (
     select * from {{ ref('int_gpu_energy_hourly') }}
+    where {{ in_run_interval('date_day') }}
 ),
 
 assignments as (

@@ -1,4 +1,7 @@
--- One row per GPU and UTC hour: measured GPU energy and how it was obtained.
+-- One row per GPU and UTC hour: measured GPU energy and how it was obtained (incremental by day).
+-- Never fully refreshed: raw samples older than the retention setting are gone, so the hours built
+-- from them are kept; a run without dates rebuilds every day whose samples are still there.
+{{ config(full_refresh=false, **daily_incremental(cluster_by=['gpu_key'])) }}
 select
     gpu_key,
     host,
@@ -6,6 +9,7 @@ select
     max(gpu_uuid)                                              as gpu_uuid,
     max(gpu_name)                                              as gpu_name,
     hour_utc,
+    date_day,
     {{ stable_sum('gpu_energy_kwh') }}                                        as gpu_energy_kwh,
     count(*)                                                   as intervals,
     {{ stable_sum('interval_s - gap_s') }}                                    as measured_s,
@@ -16,4 +20,5 @@ select
         else 'mixed'
     end                                                        as energy_method
 from {{ ref('int_gpu_energy_intervals') }}
-group by gpu_key, host, gpu_index, hour_utc
+where {{ in_run_interval('date_day') }}
+group by gpu_key, host, gpu_index, hour_utc, date_day

@@ -4,14 +4,49 @@
 --   integrated_power  trapezoid of the two power readings x seconds, when the counter is absent or
 --                     went down (a driver reload resets it: we restart from the new reading)
 --   not_integrated    power-only gap longer than max_power_gap_s: energy unknown, reported as a gap
-with samples as (
+-- Incremental by UTC day of the interval's end: a daily run reads its days' samples and each GPU's
+-- last sample of the day before, so its cost does not grow with history.
+{{ config(**daily_incremental(cluster_by=['gpu_key'])) }}
+{%- set day_by_day = var('start_date') and var('end_date') and is_incremental() %}
+with run_samples as (
+    select gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, sample_date, power_w, energy_counter_mj,
+           utilization_gpu_pct
+    from {{ ref('stg_telemetry__gpu_samples') }}
+    where {{ in_run_interval('sample_date') }}
+),
+
+{% if day_by_day %}
+{%- set day_before = date_add_days("cast('" ~ var('start_date') ~ "' as date)", -1) %}
+-- each GPU's last sample of the day before the run: the previous sample of its first interval
+-- (a GPU silent for that whole day starts afresh; a full refresh would join across the silence)
+previous_day as (
+    select gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, sample_date, power_w, energy_counter_mj,
+           utilization_gpu_pct
+    from {{ ref('stg_telemetry__gpu_samples') }}
+    where sample_date = {{ day_before }}
+),
+
+previous_last as (
+    select p.*
+    from previous_day p
+    join (select gpu_key, max(sample_ts_utc) as last_ts_utc from previous_day group by gpu_key) l
+      on l.gpu_key = p.gpu_key and l.last_ts_utc = p.sample_ts_utc
+),
+{% endif %}
+
+samples as (
     select
-        gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, power_w, energy_counter_mj,
-        utilization_gpu_pct,
+        *,
         lag(sample_ts_utc) over (partition by gpu_key order by sample_ts_utc)     as prev_ts_utc,
         lag(power_w) over (partition by gpu_key order by sample_ts_utc)           as prev_power_w,
         lag(energy_counter_mj) over (partition by gpu_key order by sample_ts_utc) as prev_energy_counter_mj
-    from {{ ref('stg_telemetry__gpu_samples') }}
+    from (
+        select * from run_samples
+        {%- if day_by_day %}
+        union all
+        select * from previous_last
+        {%- endif %}
+    ) s
 ),
 
 intervals as (
@@ -28,7 +63,7 @@ intervals as (
             else 'not_integrated'
         end as energy_method
     from samples
-    where prev_ts_utc is not null
+    where prev_ts_utc is not null and {{ in_run_interval('sample_date') }}
 )
 
 select
@@ -40,6 +75,7 @@ select
     prev_ts_utc                                          as interval_start_utc,
     sample_ts_utc                                        as interval_end_utc,
     {{ dbt.date_trunc('hour', 'sample_ts_utc') }}        as hour_utc,
+    sample_date                                          as date_day,
     interval_s,
     energy_method,
     case energy_method

@@ -153,17 +153,19 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def to_utc_sql(value_sql: str, tz_sql: str) -> str:
+def to_utc_sql(value_sql: str, tz_sql: str, utc: bool = False) -> str:
     """SQL turning a timestamp text into a naive UTC timestamp.
 
-    Text with an offset (``+08:00``, ``Z``) is exact; text without one is local time in ``tz_sql``.
-    Slashes in the date (nvidia-smi prints ``2024/03/01``) are accepted. NULL when unparseable.
+    Text with an offset (``+08:00``, ``Z``) is exact; text without one is local time in ``tz_sql``
+    (``utc``: the zone is known to be UTC, so no conversion is needed). Slashes in the date
+    (nvidia-smi prints ``2024/03/01``) are accepted. NULL when unparseable.
     """
     v = f"replace(trim({value_sql}), '/', '-')"
+    local = f"try_cast({v} AS TIMESTAMP)" if utc else f"timezone({tz_sql}, try_cast({v} AS TIMESTAMP)) AT TIME ZONE 'UTC'"
     return f"""CASE
         WHEN regexp_matches({v}, '(Z|[+-]\\d\\d:?\\d\\d)$')
             THEN try_cast({v} AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
-        ELSE timezone({tz_sql}, try_cast({v} AS TIMESTAMP)) AT TIME ZONE 'UTC'
+        ELSE {local}
     END"""
 
 

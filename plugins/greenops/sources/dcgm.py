@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from greenops.sources.common import (
     MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, LandingFile, UnreadableFileError, fetch_arrow, read_lines,
@@ -52,8 +51,19 @@ def _label(name: str) -> str:
 
 
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
-    if read_lines(con, lf) == 0:
+    rows_sql, rejects_sql = stage(con, lf)
+    if rows_sql is None:
         return pa.table({}), _rejects_empty()
+    return (fetch_arrow(con, f"SELECT * FROM ({rows_sql}) ORDER BY _source_line"),
+            fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line"))
+
+
+def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | None, str | None]:
+    """Parse one file into temp tables of ``con``; returns the SELECTs of its samples and its rejects
+    (valid until the next file is staged), or (None, None) for an empty file. Raises
+    UnreadableFileError for a whole-file problem."""
+    if read_lines(con, lf) == 0:
+        return None, None
     metric_list = ", ".join(f"'{m}'" for m in METRICS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE samples_raw AS
@@ -113,23 +123,22 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
     pivot = ",\n".join(
         f"max(value) FILTER (WHERE metric = '{m}') AS {c}" for m, c in METRICS.items()
     )
-    samples = fetch_arrow(con, f"""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE dcgm_samples AS
         SELECT sample_ts_utc, coalesce(?, hostname) AS host, gpu_index,
                gpu_uuid, any_value(gpu_name) AS gpu_name, mig_instance,
                {pivot}, min(ln) AS _source_line, 'dcgm_prometheus' AS source_format
         FROM metric_checked WHERE reason IS NULL
         GROUP BY sample_ts_utc, hostname, gpu_index, gpu_uuid, mig_instance
         HAVING power_w IS NOT NULL OR energy_counter_mj IS NOT NULL
-        ORDER BY _source_line
         """,
-        [lf.host],)
-    rejects = fetch_arrow(con, "SELECT ln AS _source_line, reason, line AS raw_record, sample_ts_utc AS record_ts_utc FROM metric_checked WHERE reason IS NOT NULL ORDER BY ln")
-    if samples.num_rows:
-        used = pc.fill_null(samples.column("memory_used_mib"), 0)
-        free = samples.column("memory_free_mib")
-        total = pc.add(used, free)
-        samples = samples.append_column("memory_total_mib", total).drop_columns(["memory_free_mib"])
-    return samples, rejects
+        [lf.host],
+    )
+    # dcgm exports framebuffer used and free; the total is their sum (used counts as 0 when absent)
+    rows = "SELECT * EXCLUDE (memory_free_mib), coalesce(memory_used_mib, 0) + memory_free_mib AS memory_total_mib FROM dcgm_samples"
+    rejects = "SELECT ln AS _source_line, reason, line AS raw_record, sample_ts_utc AS record_ts_utc FROM metric_checked WHERE reason IS NOT NULL"
+    return rows, rejects
 
 
 def _rejects_empty() -> pa.Table:

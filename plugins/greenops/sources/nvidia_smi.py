@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.common import (
-    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow, read_lines,
+    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow, read_lines,
     to_utc_sql,
 )
 
@@ -72,11 +72,22 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tuple[pa.Table, pa.Table]:
     """Parse one file. Returns (samples, rejects); raises UnreadableFileError for a whole-file problem."""
+    rows_sql, rejects_sql = stage(con, lf, timezone)
+    if rows_sql is None:
+        return pa.table({}), REJECT_SCHEMA.empty_table()
+    return (fetch_arrow(con, f"SELECT * FROM ({rows_sql}) ORDER BY _source_line"),
+            fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line"))
+
+
+def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tuple[str | None, str | None]:
+    """Parse one file into temp tables of ``con``; returns the SELECTs of its samples and its rejects
+    (valid until the next file is staged), or (None, None) for a file without rows. The rows stay in
+    DuckDB: the ingestion inserts them from there. Raises UnreadableFileError for a whole-file problem."""
     if read_lines(con, lf) == 0:
-        return _empty(con)
+        return None, None
     first = con.execute("SELECT ln, line FROM lines WHERE trim(coalesce(line, '')) <> '' ORDER BY ln LIMIT 1").fetchone()
     if first is None:
-        return _empty(con)
+        return None, None
     first_fields = [f.strip() for f in first[1].split(",")]
     has_header = first_fields[0].lower().startswith("timestamp") or any(f.lower() in ("index", "uuid", "name") for f in first_fields)
     header = first_fields if has_header else DEFAULT_FIELDS
@@ -87,15 +98,20 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
         wanted = {"ts_text": "timestamp", "gpu_index": "index", "power_w": "power.draw"}
         raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(wanted[m] for m in missing)
                                   + f" (header: {', '.join(header)[:200]})" + delimiter_hint(first[1]))
-    # the header's fields as a list, to recognise it when a restarted logger prints it again
-    header_fields = [f.lower() for f in first_fields] if has_header else None
-    same_header = "list_transform(string_split(line, ','), lambda x: lower(trim(x))) IS NOT DISTINCT FROM $header_fields::VARCHAR[]"
-    changed = con.execute(
-        f"SELECT ln FROM lines WHERE ln > $header_ln AND lower(trim(split_part(line, ',', 1))) = 'timestamp' "
-        f"AND NOT ({same_header}) ORDER BY ln LIMIT 1", {"header_ln": header_ln, "header_fields": header_fields}).fetchone()
+    # A restarted logger prints the header again: such lines are skipped. Only lines starting with the
+    # header's first field or `timestamp` can be a header, so only those are split and compared.
+    header_fields = [f.lower() for f in first_fields] if has_header else []
+    candidates = con.execute(
+        "SELECT ln, lower(trim(split_part(line, ',', 1))) = 'timestamp', "
+        "list_transform(string_split(line, ','), lambda x: lower(trim(x))) = $header_fields::VARCHAR[] "
+        "FROM lines WHERE ln > $header_ln AND lower(trim(split_part(line, ',', 1))) IN ('timestamp', $first) ORDER BY ln",
+        {"header_ln": header_ln, "header_fields": header_fields, "first": header_fields[0] if has_header else "timestamp"},
+    ).fetchall()
+    changed = next((ln for ln, is_timestamp, same in candidates if is_timestamp and not same), None)
     if changed:
-        raise UnreadableFileError(lf.rel, f"another header on line {changed[0]}: the logged fields change there, "
+        raise UnreadableFileError(lf.rel, f"another header on line {changed}: the logged fields change there, "
                                           "so the values after it cannot be matched to columns; split the file at that line")
+    repeated = [ln for ln, _, same in candidates if same]
 
     def field(col: str) -> str:
         return f"nullif(trim(f[{pos[col]}]), '')" if col in pos else "NULL"
@@ -105,78 +121,71 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
         return f"try_cast(regexp_replace({field(col)}, '\\s*(W|%|MiB|MHz|C)$', '') AS DOUBLE)" if col in pos else "NULL::DOUBLE"
 
     numbers = ",\n".join(f"{number(c)} AS {c}" for c in NUMERIC)
+    expected = len(header)
+    utc = timezone in ("UTC", "Etc/UTC")  # no conversion, and no hour repeats
+    local_ts = (f"CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\\d\\d:?\\d\\d)$') "
+                f"THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END")
+    # One pass over the lines: split, convert, check. Only the hour that repeats when daylight-saving
+    # time ends needs the window below, so it runs only on files that have such rows.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE parsed_local AS
+        CREATE OR REPLACE TEMP TABLE smi_checked AS
         WITH split AS (
             SELECT ln, line, string_split(line, ',') AS f FROM lines
-            WHERE ln > $header_ln AND trim(coalesce(line, '')) <> '' AND NOT ({same_header})
+            WHERE ln > $header_ln AND trim(coalesce(line, '')) <> ''{" AND NOT list_contains($repeated, ln)" if repeated else ""}
+        ), parsed AS (
+            SELECT ln AS _source_line, len(f) AS n_fields,
+                   {to_utc_sql(field('ts_text'), '$tz', utc)} AS sample_ts_utc,
+                   -- local time (no offset in the text), to place the hour that repeats when DST ends
+                   {"NULL::TIMESTAMP" if utc else local_ts} AS local_ts,
+                   {field('ts_text')} AS ts_text,
+                   try_cast({field('gpu_index')} AS INTEGER) AS gpu_index,
+                   {field('gpu_uuid')} AS gpu_uuid,
+                   {field('gpu_name')} AS gpu_name,
+                   {field('power_w')} AS power_text,
+                   {numbers}
+            FROM split
         )
-        SELECT ln AS _source_line, line AS raw_record, len(f) AS n_fields,
-               {to_utc_sql(field('ts_text'), '$tz')} AS sample_ts_utc,
-               -- local time (no offset in the text), to place the hour that repeats when DST ends
-               CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\d\d:?\d\d)$')
-                    THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END AS local_ts,
-               {field('ts_text')} AS ts_text,
-               try_cast({field('gpu_index')} AS INTEGER) AS gpu_index,
-               {field('gpu_uuid')} AS gpu_uuid,
-               {field('gpu_name')} AS gpu_name,
-               {field('power_w')} AS power_text,
-               {numbers}
-        FROM split
+        SELECT * EXCLUDE (gpu_uuid), $host AS host, CASE WHEN gpu_uuid LIKE '[%' THEN NULL ELSE gpu_uuid END AS gpu_uuid,
+            CASE
+                WHEN n_fields <> {expected} THEN 'expected {expected} fields, found ' || n_fields
+                WHEN sample_ts_utc IS NULL THEN 'unparseable timestamp: ' || coalesce(ts_text, '(empty)')
+                WHEN gpu_index IS NULL THEN 'GPU index missing or not a number'
+                WHEN power_w IS NULL AND regexp_matches(coalesce(power_text, ''), '^\\[.*\\]$')
+                    THEN 'power.draw not available: ' || power_text
+                WHEN power_w IS NULL THEN 'power.draw is not a number: ' || coalesce(power_text, '(empty)')
+                WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
+                WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
+                WHEN power_limit_w > 0 AND power_w > power_limit_w * {POWER_LIMIT_TOLERANCE}
+                    THEN 'power ' || power_w || ' W above the GPU''s limit of ' || power_limit_w || ' W'
+            END AS reason
+        FROM parsed
         """,
-        {"header_ln": header_ln, "header_fields": header_fields, "tz": timezone},
+        {"header_ln": header_ln, "host": lf.host, **({} if utc else {"tz": timezone}), **({"repeated": repeated} if repeated else {})},
     )
     # When daylight-saving time ends, local times of one hour repeat (02:00-02:59 twice in
     # Europe/Berlin) and DuckDB places them all in the second pass (standard time). A row of that hour
     # is of the first pass (daylight-saving time, one offset-change earlier) unless an earlier line of
     # the same GPU already showed a local time at or after it: the clock went back before it.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE parsed AS
-        SELECT * REPLACE (CASE
-            WHEN first_pass_utc < sample_ts_utc
-                 AND NOT coalesce(max(local_ts) OVER (PARTITION BY gpu_index ORDER BY _source_line
-                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) >= local_ts, false)
-                THEN first_pass_utc
-            ELSE sample_ts_utc END AS sample_ts_utc)
-        FROM (SELECT *, timezone($tz, local_ts - INTERVAL 1 HOUR) AT TIME ZONE 'UTC' + INTERVAL 1 HOUR AS first_pass_utc
-              FROM parsed_local)
-        """,
-        {"tz": timezone},
-    )
-    expected = len(header)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
-        SELECT *, CASE
-            WHEN n_fields <> {expected} THEN 'expected {expected} fields, found ' || n_fields
-            WHEN sample_ts_utc IS NULL THEN 'unparseable timestamp: ' || coalesce(ts_text, '(empty)')
-            WHEN gpu_index IS NULL THEN 'GPU index missing or not a number'
-            WHEN power_w IS NULL AND regexp_matches(coalesce(power_text, ''), '^\\[.*\\]$')
-                THEN 'power.draw not available: ' || power_text
-            WHEN power_w IS NULL THEN 'power.draw is not a number: ' || coalesce(power_text, '(empty)')
-            WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
-            WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
-            WHEN power_limit_w > 0 AND power_w > power_limit_w * {POWER_LIMIT_TOLERANCE}
-                THEN 'power ' || power_w || ' W above the GPU''s limit of ' || power_limit_w || ' W'
-        END AS reason
-        FROM parsed
-        """
-    )
-    samples = fetch_arrow(con, f"""
-        SELECT sample_ts_utc, ? AS host, gpu_index,
-               CASE WHEN gpu_uuid LIKE '[%' THEN NULL ELSE gpu_uuid END AS gpu_uuid,
-               gpu_name, {', '.join(NUMERIC)}, NULL::DOUBLE AS energy_counter_mj,
-               'nvidia_smi_csv' AS source_format, _source_line
-        FROM checked WHERE reason IS NULL ORDER BY _source_line
-        """,
-        [lf.host],)
-    rejects = fetch_arrow(con, "SELECT _source_line, reason, raw_record, sample_ts_utc AS record_ts_utc FROM checked WHERE reason IS NOT NULL ORDER BY _source_line")
-    return samples, rejects
-
-
-def _empty(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
-    from greenops.sources.common import REJECT_SCHEMA
-
-    return pa.table({}), REJECT_SCHEMA.empty_table()
+    first_pass = "timezone($tz, local_ts - INTERVAL 1 HOUR) AT TIME ZONE 'UTC' + INTERVAL 1 HOUR"
+    if not utc and con.execute(
+            f"SELECT count(*) FROM smi_checked WHERE local_ts IS NOT NULL AND {first_pass} < sample_ts_utc", {"tz": timezone}).fetchall()[0][0]:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE smi_checked AS
+            SELECT * REPLACE (CASE
+                WHEN first_pass_utc < sample_ts_utc
+                     AND NOT coalesce(max(local_ts) OVER (PARTITION BY gpu_index ORDER BY _source_line
+                                                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) >= local_ts, false)
+                    THEN first_pass_utc
+                ELSE sample_ts_utc END AS sample_ts_utc)
+            FROM (SELECT *, {first_pass} AS first_pass_utc FROM smi_checked)
+            """,
+            {"tz": timezone},
+        )
+    rows = (f"SELECT sample_ts_utc, host, gpu_index, gpu_uuid, gpu_name, {', '.join(NUMERIC)}, NULL::DOUBLE AS energy_counter_mj, "
+            "'nvidia_smi_csv' AS source_format, _source_line FROM smi_checked WHERE reason IS NULL")
+    # the line text is only needed for the (few) rejects: it is taken from the lines table for them alone
+    rejects = ("SELECT _source_line, reason, line AS raw_record, sample_ts_utc AS record_ts_utc "
+               "FROM smi_checked JOIN lines ON ln = _source_line WHERE reason IS NOT NULL")
+    return rows, rejects

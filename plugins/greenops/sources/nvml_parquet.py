@@ -37,13 +37,18 @@ def _type_problem(column: str, type_: str) -> str | None:
 
 
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
+    rows_sql, rejects_sql = stage(con, lf)
+    return (fetch_arrow(con, rows_sql),
+            fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line").cast(REJECT_SCHEMA))
+
+
+def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
+    """Check one file into a temp table of ``con``; returns the SELECTs of its samples and its rejects
+    (valid until the next file is staged). Raises UnreadableFileError for a whole-file problem."""
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE pq AS SELECT *, file_row_number + 1 AS _source_line FROM read_parquet(?, file_row_number = true)",
-            [str(lf.path)],
-        )
+        types = {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(lf.path)]).fetchall()}
     except duckdb.Error as exc:
         raise UnreadableFileError(lf.rel, str(exc).splitlines()[0]) from exc
-    types = {r[0]: r[1] for r in con.execute("DESCRIBE pq").fetchall()}
     missing = [c for c in REQUIRED if c not in types]
     if missing:
         raise UnreadableFileError(lf.rel, "Parquet file lacks column(s) " + ", ".join(missing))
@@ -52,31 +57,32 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
         raise UnreadableFileError(lf.rel, "; ".join(problems))
     energy = "energy_counter_mj" if "energy_counter_mj" in types else "NULL::DOUBLE"
     limit = "power_limit_w" if "power_limit_w" in types else "NULL::DOUBLE"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE pq_checked AS
-        SELECT *, {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}CASE
-            WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
-            WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
-            WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
-            WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
-            WHEN {limit} > 0 AND power_w > {limit} * {POWER_LIMIT_TOLERANCE}
-                THEN 'power ' || power_w || ' W above the GPU''s limit of ' || {limit} || ' W'
-            WHEN {energy} < 0 THEN 'negative energy counter'
-        END AS reason
-        FROM pq
-        """
-    )
-    # EXCLUDE host too: otherwise the result has two `host` columns and conform() cannot pick one.
-    samples = fetch_arrow(con, "SELECT * EXCLUDE (reason, host), coalesce(?, host) AS host, 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL"
-        if "host" in types
-        else "SELECT * EXCLUDE (reason), ? AS host, 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL",
-        [lf.host],)
-    rejects = fetch_arrow(con, """
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE pq_checked AS
+            SELECT * {"EXCLUDE (host), coalesce($host, host) AS host" if "host" in types else ", $host AS host"},
+                   {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}CASE
+                WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
+                WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
+                WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
+                WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
+                WHEN {limit} > 0 AND power_w > {limit} * {POWER_LIMIT_TOLERANCE}
+                    THEN 'power ' || power_w || ' W above the GPU''s limit of ' || {limit} || ' W'
+                WHEN {energy} < 0 THEN 'negative energy counter'
+            END AS reason
+            FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _source_line
+                  FROM read_parquet($path, file_row_number = true))
+            """,
+            {"path": str(lf.path), "host": lf.host},
+        )
+    except duckdb.Error as exc:
+        raise UnreadableFileError(lf.rel, str(exc).splitlines()[0]) from exc
+    rows = "SELECT * EXCLUDE (reason), 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL"
+    rejects = """
         SELECT _source_line, reason,
                coalesce(CAST(sample_ts_utc AS VARCHAR), '(no time)') || ' gpu ' || coalesce(CAST(gpu_index AS VARCHAR), '?')
                    || ' power_w ' || coalesce(CAST(power_w AS VARCHAR), 'NULL') AS raw_record,
                sample_ts_utc::TIMESTAMP AS record_ts_utc
-        FROM pq_checked WHERE reason IS NOT NULL ORDER BY _source_line
-        """)
-    return samples, rejects.cast(REJECT_SCHEMA)
+        FROM pq_checked WHERE reason IS NOT NULL"""
+    return rows, rejects

@@ -258,6 +258,11 @@ class BigQueryWarehouse:
                 except Exception as exc:  # noqa: BLE001 - they expire anyway
                     log.warning("could not drop staging tables (they expire in %d day): %s", STAGING_EXPIRATION_DAYS, exc)
 
+    def delete_partitions_before(self, table: RawTable, cutoff) -> None:
+        """Retention: delete a day-partitioned raw table's partitions before ``cutoff`` (a date)."""
+        self._run(f"DELETE FROM {self.table_id(table.name)} WHERE {_ident(table.partition_column)} < @cutoff",
+                  [query_parameter("cutoff", cutoff)])
+
     def _decorator_write(self, w) -> bool:
         if not (isinstance(w, PartitionWrite) and _day_partitioned(w.table) and not w.scope
                 and len(w.partitions) == 1 and w.data.num_rows > 0):

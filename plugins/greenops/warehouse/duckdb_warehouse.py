@@ -7,14 +7,15 @@ import os
 import re
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from greenops.raw_tables import ALL_TABLES, empty
+from greenops.raw_tables import ALL_TABLES, RawTable, empty
 from greenops.sources.common import fetch_arrow
-from greenops.warehouse import PartitionWrite
+from greenops.warehouse import PartitionWrite, SelectPartitionWrite
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ RAW_SCHEMA = "raw"
 #: GROUP BY + ORDER BY plans (found by our reporting tests); off on every connection we open.
 SAFE_SETTINGS = "SET disabled_optimizers = 'compressed_materialization'"
 _LOCK_PID = re.compile(r"PID (\d+)")
+#: The name the warehouse file is attached under to a parsing connection.
+_WAREHOUSE_ALIAS = "greenops_warehouse"
 
 
 class WarehouseLockedError(RuntimeError):
@@ -87,46 +90,86 @@ class DuckDBWarehouse:
         with connect(self.path) as con:
             self._ensure(con)
 
-    def _ensure(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    @staticmethod
+    def _ensure(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> None:
+        """Create the raw tables that are missing and add the columns a newer release added (one
+        catalog query for all tables: this runs before every write)."""
+        prefix = f"{_quote(catalog)}." if catalog else ""
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix}{RAW_SCHEMA}")
+        have: dict[str, set[str]] = {}
+        for table_name, column in con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = ? AND database_name = "
+                + ("?" if catalog else "current_database()"), [RAW_SCHEMA, catalog] if catalog else [RAW_SCHEMA]).fetchall():
+            have.setdefault(table_name, set()).add(column)
         for table in ALL_TABLES:
+            columns = have.get(table.name)
+            if columns is not None and set(table.columns) <= columns:
+                continue
             con.register("template", empty(table))
-            target = f"{RAW_SCHEMA}.{_quote(table.name)}"
-            con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM template")
-            # a newer release may add columns: add them to a warehouse made by an older one
-            have = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                [RAW_SCHEMA, table.name]).fetchall()}
-            for column, type_ in con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall():
-                if column not in have:
-                    con.execute(f"ALTER TABLE {target} ADD COLUMN {_quote(column)} {type_}")
+            target = f"{prefix}{RAW_SCHEMA}.{_quote(table.name)}"
+            if columns is None:
+                con.execute(f"CREATE TABLE {target} AS SELECT * FROM template")
+            else:
+                # a newer release may add columns: add them to a warehouse made by an older one
+                for column, type_ in con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall():
+                    if column not in columns:
+                        con.execute(f"ALTER TABLE {target} ADD COLUMN {_quote(column)} {type_}")
+            con.unregister("template")
+
+    @staticmethod
+    def _replace(con: duckdb.DuckDBPyConnection, writes: list, prefix: str = "") -> None:
+        """Delete and insert every write's partitions in one transaction: all or nothing. A write's
+        rows are its Arrow ``data`` or its ``select_sql`` on ``con``."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for w in writes:
+                target = f"{prefix}{RAW_SCHEMA}.{_quote(w.table.name)}"
+                where, params = [], []
+                if w.table.partition_column is not None:
+                    if not w.partitions:
+                        raise ValueError(f"write to {target} names no partition")
+                    marks = ", ".join("?" for _ in w.partitions)
+                    where.append(f"{_quote(w.table.partition_column)} IN ({marks})")
+                    params.extend(w.partitions)
+                for column, value in w.scope.items():
+                    where.append(f"{_quote(column)} = ?")
+                    params.append(value)
+                con.execute(f"DELETE FROM {target}" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
+                if isinstance(w, SelectPartitionWrite):
+                    con.execute(f"INSERT INTO {target} BY NAME {w.select_sql}")
+                else:
+                    con.register("incoming", w.data)
+                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+                    con.unregister("incoming")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def replace_partitions(self, writes: list[PartitionWrite]) -> None:
         """Delete and insert every write's partitions in one transaction: all or nothing."""
         with connect(self.path) as con:
             self._ensure(con)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for w in writes:
-                    target = f"{RAW_SCHEMA}.{_quote(w.table.name)}"
-                    where, params = [], []
-                    if w.table.partition_column is not None:
-                        if not w.partitions:
-                            raise ValueError(f"write to {target} names no partition")
-                        marks = ", ".join("?" for _ in w.partitions)
-                        where.append(f"{_quote(w.table.partition_column)} IN ({marks})")
-                        params.extend(w.partitions)
-                    for column, value in w.scope.items():
-                        where.append(f"{_quote(column)} = ?")
-                        params.append(value)
-                    con.execute(f"DELETE FROM {target}" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
-                    con.register("incoming", w.data)
-                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
-                    con.unregister("incoming")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            self._replace(con, writes)
+
+    def replace_partitions_from(self, con: duckdb.DuckDBPyConnection, writes: list[SelectPartitionWrite]) -> None:
+        """``replace_partitions`` with each write's rows from a SELECT on ``con`` (the caller's DuckDB
+        connection, e.g. the parsers' temp tables): the warehouse file is attached to ``con`` for the
+        write (waiting out another process's lock), so the rows go from DuckDB to DuckDB directly."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        literal = "'" + str(self.path).replace("'", "''") + "'"
+        retry_on_lock(lambda: con.execute(f"ATTACH {literal} AS {_WAREHOUSE_ALIAS}"), self.path)
+        try:
+            self._ensure(con, _WAREHOUSE_ALIAS)
+            self._replace(con, writes, f"{_WAREHOUSE_ALIAS}.")
+        finally:
+            con.execute(f"DETACH {_WAREHOUSE_ALIAS}")
+
+    def delete_partitions_before(self, table: RawTable, cutoff: date) -> None:
+        """Retention: delete a day-partitioned raw table's partitions before ``cutoff``."""
+        with connect(self.path) as con:
+            self._ensure(con)
+            con.execute(f"DELETE FROM {RAW_SCHEMA}.{_quote(table.name)} WHERE {_quote(table.partition_column)} < ?", [cutoff])
 
     def query(self, sql: str, params: list | None = None) -> pa.Table:
         with connect(self.path, read_only=True) as con:
