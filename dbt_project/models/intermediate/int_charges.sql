@@ -1,45 +1,32 @@
 -- One row per charge, every source in FOCUS column names (FinOps Open Cost and Usage Specification),
 -- with our attribution (deployment_id, NULL when unattributed: kept and visible, never dropped).
--- Sources: on-prem (int_onprem_charges), AWS CUR (int_aws_charges), GCP Cloud Billing
--- (int_gcp_charges), Azure usage details (int_azure_charges), and FOCUS exports of any provider (stg_focus__charges, attributed by their
--- `deployment` tag). A FOCUS row is left out when the same provider's native export is loaded for
--- that month, so a charge is never counted twice.
+-- Sources: on-prem (int_onprem_charges), the providers' native exports (int_aws_charges: AWS CUR,
+-- int_gcp_charges: GCP Cloud Billing, int_azure_charges: Azure usage details), and FOCUS exports of
+-- any provider (stg_focus__charges, attributed by their `deployment` tag). A FOCUS row is left out
+-- when the same provider's native export is loaded for that month, so a charge is never counted twice.
+{%- set native = ['int_aws_charges', 'int_gcp_charges', 'int_azure_charges'] %}
+{%- set focus_columns = 'ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, BilledCost, EffectiveCost, '
+                        ~ 'BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit' %}
 with native_months as (
+    {%- for model in native %}
+    {% if not loop.first %}union distinct
+    {% endif -%}
     select distinct ProviderName, {{ month_label('ChargePeriodStart') }} as billing_period
-    from {{ ref('int_aws_charges') }}
-    union distinct
-    select distinct ProviderName, {{ month_label('ChargePeriodStart') }}
-    from {{ ref('int_gcp_charges') }}
-    union distinct
-    select distinct ProviderName, {{ month_label('ChargePeriodStart') }}
-    from {{ ref('int_azure_charges') }}
+    from {{ ref(model) }}
+    {%- endfor %}
 ),
 known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }})
 select
     {{ dbt.hash(dbt.concat(["charge_source", "'|'", "deployment_id", "'|'", "cast(ChargePeriodStart as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
     charge_source,
     deployment_id,
-    ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
-    BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
+    {{ focus_columns }}
 from {{ ref('int_onprem_charges') }}
+{%- for model in native %}
 union all
-select
-    charge_id, charge_source, deployment_id,
-    ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
-    BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
-from {{ ref('int_aws_charges') }}
-union all
-select
-    charge_id, charge_source, deployment_id,
-    ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
-    BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
-from {{ ref('int_gcp_charges') }}
-union all
-select
-    charge_id, charge_source, deployment_id,
-    ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd,
-    BilledCost, EffectiveCost, BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit
-from {{ ref('int_azure_charges') }}
+select charge_id, charge_source, deployment_id, {{ focus_columns }}
+from {{ ref(model) }}
+{%- endfor %}
 union all
 select
     {{ dbt.hash(dbt.concat(["f.billing_period", "'|'", "f._source_file", "'|'", "cast(f._source_line as " ~ dbt.type_string() ~ ")"])) }},
