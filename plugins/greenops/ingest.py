@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
@@ -30,6 +31,7 @@ from greenops.settings import Settings, get_settings
 from greenops.sources import dcgm, grid_intensity, inference_logs, inventory, nvidia_smi, nvml_parquet
 from greenops.sources.common import LandingFile, files_for_day, new_connection
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite, get_warehouse, replace_partitions_from
+from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -88,58 +90,77 @@ def _literal(value: str) -> str:
 
 def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: str, settings: Settings) -> dict:
     """Parse the day's files into one DuckDB connection, keep the day's rows, quarantine the rest with
-    their reasons, and replace the day's partitions. The rows stay in DuckDB from file to warehouse."""
+    their reasons, and replace the day's partitions. The rows stay in DuckDB from file to warehouse:
+    a DuckDB warehouse is attached first and each file's rows go straight into the raw table, in one
+    transaction (the day's partition deleted first) that commits after the last file; other
+    warehouses receive the day from a temp table as Arrow."""
     files = files_for_day(settings.landing_dir, source.subdir, day, tuple(stagers))
-    table, ts, key = source.table, source.ts_column, ", ".join(source.key)
+    table, ts, key, part = source.table, source.ts_column, ", ".join(source.key), source.table.partition_column
     loaded_at = _utcnow()
+    warehouse = get_warehouse(settings)
+    direct = getattr(warehouse, "transaction_on", None)
     with tempfile.TemporaryDirectory(prefix="greenops-ingest-") as spill:
         con = new_connection()
         try:
             con.execute(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
             con.execute(f"SET temp_directory = {_literal(spill)}")
             con.register("template", rt.empty(table))
-            con.execute("CREATE TEMP TABLE day_rows AS SELECT * FROM template LIMIT 0")
             types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall())
-            con.unregister("template")
             con.execute("""CREATE TEMP TABLE day_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR,
                                                          partition_date DATE, _source_file VARCHAR)""")
-            lineage = {"load_id": load_id, "loaded_at": loaded_at, "day": day}
-            for lf in files:
-                if lf.is_empty:
-                    log.warning("skipping empty file %s", lf.rel)
-                    continue
-                stage = next(p for suffix, p in stagers.items() if lf.path.name.endswith(suffix))
-                rows_sql, rejects_sql = stage(con, lf)
-                _stage_file(con, source, lf, rows_sql, rejects_sql, types, {**lineage, "file": lf.rel})
+            with direct(con) if direct else nullcontext(None) as catalog:
+                if catalog is None:
+                    target = "day_rows"
+                    con.execute("CREATE TEMP TABLE day_rows AS SELECT * FROM template LIMIT 0")
+                else:
+                    target = f"{catalog}{RAW_SCHEMA}.{table.name}"
+                    con.execute(f"DELETE FROM {target} WHERE {part} = ?", [day])
+                con.unregister("template")
+                day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {_literal(day.isoformat())}"
+                lineage = {"load_id": load_id, "loaded_at": loaded_at, "day": day}
+                for lf in files:
+                    if lf.is_empty:
+                        log.warning("skipping empty file %s", lf.rel)
+                        continue
+                    stage = next(p for suffix, p in stagers.items() if lf.path.name.endswith(suffix))
+                    rows_sql, rejects_sql = stage(con, lf)
+                    _stage_file(con, source, lf, target, rows_sql, rejects_sql, types, {**lineage, "file": lf.rel})
 
-            # duplicates: the first copy (by file and line) is loaded, the others are quarantined
-            con.execute(f"CREATE TEMP TABLE dup_keys AS SELECT {key} FROM day_rows GROUP BY ALL HAVING count(*) > 1")
-            same_key = " AND ".join(f"r.{c} IS NOT DISTINCT FROM k.{c}" for c in source.key)
-            con.execute(f"""
-                CREATE TEMP TABLE copies AS
-                SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _source_file, _source_line) AS _copy
-                FROM day_rows r SEMI JOIN dup_keys k ON {same_key}
-                """)
-            has_copies = con.execute("SELECT count(*) FROM copies").fetchall()[0][0] > 0
-            data_sql = ("SELECT r.* FROM day_rows r ANTI JOIN (SELECT _source_file, _source_line FROM copies WHERE _copy > 1) c "
-                        "USING (_source_file, _source_line)" if has_copies else "SELECT * FROM day_rows")
-            quarantine_sql = f"""
-                SELECT {_literal(table.name)} AS source, partition_date, reason, raw_record, _source_file, _source_line,
-                       {_literal(load_id)} AS _load_id, TIMESTAMP {_literal(str(loaded_at))} AS _loaded_at
-                FROM day_rejects
-                UNION ALL
-                SELECT {_literal(table.name)}, CAST({ts} AS DATE), {_literal(source.duplicate_reason)},
-                       'duplicate of ' || first_value(_source_file || ':' || _source_line) OVER (PARTITION BY {key} ORDER BY _copy),
-                       _source_file, _source_line, _load_id, _loaded_at
-                FROM copies QUALIFY _copy > 1
-                ORDER BY _source_file, _source_line
-                """
-            n_rows = con.execute(f"SELECT count(*) FROM ({data_sql})").fetchall()[0][0]
-            n_quarantined = con.execute(f"SELECT count(*) FROM ({quarantine_sql})").fetchall()[0][0]
-            replace_partitions_from(get_warehouse(settings), con, [
-                SelectPartitionWrite(table, data_sql, (day,)),
-                SelectPartitionWrite(rt.QUARANTINE, quarantine_sql, (day,), {"source": table.name}),
-            ])
+                # duplicates: the first copy (by file and line) is loaded, the others are quarantined
+                con.execute(f"CREATE TEMP TABLE dup_keys AS SELECT {key} FROM ({day_sql}) GROUP BY ALL HAVING count(*) > 1")
+                same_key = " AND ".join(f"r.{c} IS NOT DISTINCT FROM k.{c}" for c in source.key)
+                con.execute(f"""
+                    CREATE TEMP TABLE copies AS
+                    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _source_file, _source_line) AS _copy
+                    FROM ({day_sql}) r SEMI JOIN dup_keys k ON {same_key}
+                    """)
+                has_copies = con.execute("SELECT count(*) FROM copies").fetchall()[0][0] > 0
+                later = "SELECT _source_file, _source_line FROM copies WHERE _copy > 1"
+                if catalog is None and has_copies:
+                    data_sql = f"SELECT r.* FROM day_rows r ANTI JOIN ({later}) c USING (_source_file, _source_line)"
+                else:
+                    data_sql = day_sql
+                    if has_copies:
+                        con.execute(f"""DELETE FROM {target} t USING ({later}) c WHERE t.{part} = ?
+                                        AND t._source_file = c._source_file AND t._source_line = c._source_line""", [day])
+                quarantine_sql = f"""
+                    SELECT {_literal(table.name)} AS source, partition_date, reason, raw_record, _source_file, _source_line,
+                           {_literal(load_id)} AS _load_id, TIMESTAMP {_literal(str(loaded_at))} AS _loaded_at
+                    FROM day_rejects
+                    UNION ALL
+                    SELECT {_literal(table.name)}, CAST({ts} AS DATE), {_literal(source.duplicate_reason)},
+                           'duplicate of ' || first_value(_source_file || ':' || _source_line) OVER (PARTITION BY {key} ORDER BY _copy),
+                           _source_file, _source_line, _load_id, _loaded_at
+                    FROM copies QUALIFY _copy > 1
+                    ORDER BY _source_file, _source_line
+                    """
+                n_rows = con.execute(f"SELECT count(*) FROM ({data_sql})").fetchall()[0][0]
+                n_quarantined = con.execute(f"SELECT count(*) FROM ({quarantine_sql})").fetchall()[0][0]
+                quarantine = SelectPartitionWrite(rt.QUARANTINE, quarantine_sql, (day,), {"source": table.name})
+                if catalog is None:
+                    replace_partitions_from(warehouse, con, [SelectPartitionWrite(table, data_sql, (day,)), quarantine])
+                else:
+                    warehouse.write(con, [quarantine], catalog)  # committed with the rows when the block ends
         finally:
             con.close()
     summary = {"day": day.isoformat(), "files": len(files), "rows": n_rows, "quarantined": n_quarantined}
@@ -147,9 +168,9 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
     return summary
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingFile, rows_sql: str | None,
+def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingFile, target: str, rows_sql: str | None,
                 rejects_sql: str | None, types: dict[str, str], params: dict) -> None:
-    """Add one parsed file's rows of the run's day to ``day_rows`` (in the raw table's columns and
+    """Add one parsed file's rows of the run's day to ``target`` (in the raw table's columns and
     types; absent columns are NULL) and its rejects of that day to ``day_rejects``.
 
     A reject without a usable timestamp of its own belongs to the file's day (folder/name, else its
@@ -167,7 +188,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
             f"{special[c]} AS {c}" if c in special else f"CAST({c} AS {t}) AS {c}" if c in have else f"NULL::{t} AS {c}"
             for c, t in types.items())
         conformed = f"SELECT {columns} FROM ({rows_sql})"
-        con.execute(f"INSERT INTO day_rows SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day", params)
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day", params)
         n_rows = con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]
         if lf.file_date == params["day"]:
             lo = lf.file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)

@@ -122,29 +122,34 @@ class DuckDBWarehouse:
         rows are its Arrow ``data`` or its ``select_sql`` on ``con``."""
         con.execute("BEGIN TRANSACTION")
         try:
-            for w in writes:
-                target = f"{prefix}{RAW_SCHEMA}.{_quote(w.table.name)}"
-                where, params = [], []
-                if w.table.partition_column is not None:
-                    if not w.partitions:
-                        raise ValueError(f"write to {target} names no partition")
-                    marks = ", ".join("?" for _ in w.partitions)
-                    where.append(f"{_quote(w.table.partition_column)} IN ({marks})")
-                    params.extend(w.partitions)
-                for column, value in w.scope.items():
-                    where.append(f"{_quote(column)} = ?")
-                    params.append(value)
-                con.execute(f"DELETE FROM {target}" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
-                if isinstance(w, SelectPartitionWrite):
-                    con.execute(f"INSERT INTO {target} BY NAME {w.select_sql}")
-                else:
-                    con.register("incoming", w.data)
-                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
-                    con.unregister("incoming")
+            DuckDBWarehouse.write(con, writes, prefix)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def write(con: duckdb.DuckDBPyConnection, writes: list, prefix: str = "") -> None:
+        """``_replace``'s deletes and inserts, in the transaction that is open on ``con``."""
+        for w in writes:
+            target = f"{prefix}{RAW_SCHEMA}.{_quote(w.table.name)}"
+            where, params = [], []
+            if w.table.partition_column is not None:
+                if not w.partitions:
+                    raise ValueError(f"write to {target} names no partition")
+                marks = ", ".join("?" for _ in w.partitions)
+                where.append(f"{_quote(w.table.partition_column)} IN ({marks})")
+                params.extend(w.partitions)
+            for column, value in w.scope.items():
+                where.append(f"{_quote(column)} = ?")
+                params.append(value)
+            con.execute(f"DELETE FROM {target}" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
+            if isinstance(w, SelectPartitionWrite):
+                con.execute(f"INSERT INTO {target} BY NAME {w.select_sql}")
+            else:
+                con.register("incoming", w.data)
+                con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+                con.unregister("incoming")
 
     def replace_partitions(self, writes: list[PartitionWrite]) -> None:
         """Delete and insert every write's partitions in one transaction: all or nothing."""
@@ -156,12 +161,26 @@ class DuckDBWarehouse:
         """``replace_partitions`` with each write's rows from a SELECT on ``con`` (the caller's DuckDB
         connection, e.g. the parsers' temp tables): the warehouse file is attached to ``con`` for the
         write (waiting out another process's lock), so the rows go from DuckDB to DuckDB directly."""
+        with self.transaction_on(con) as prefix:
+            self.write(con, writes, prefix)
+
+    @contextmanager
+    def transaction_on(self, con: duckdb.DuckDBPyConnection):
+        """Attach the warehouse file to ``con`` (waiting out another process's lock) and open one
+        transaction; yields the prefix of the attached raw schema's catalog. Commits when the block
+        ends, rolls back if it raises (nothing changes), and detaches the file either way."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         literal = "'" + str(self.path).replace("'", "''") + "'"
         retry_on_lock(lambda: con.execute(f"ATTACH {literal} AS {_WAREHOUSE_ALIAS}"), self.path)
         try:
             self._ensure(con, _WAREHOUSE_ALIAS)
-            self._replace(con, writes, f"{_WAREHOUSE_ALIAS}.")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield f"{_WAREHOUSE_ALIAS}."
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         finally:
             con.execute(f"DETACH {_WAREHOUSE_ALIAS}")
 
