@@ -32,13 +32,9 @@ chosen as (
     from ranked
     group by billing_month, subscription_id
 ),
-listed as (
-    select distinct deployment_id, lower(resource_ref) as resource_ref
-    from {{ ref('stg_inventory__deployment_gpus') }}
-    where provider = 'azure' and resource_ref is not null
-),
-known as (
-    select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }} where provider = 'azure'
+attributed as (
+    {{ attributed_to_deployments('ranked', 'azure', tag_column='deployment_tag', resource_column='resource_id',
+                                 by_tag='tag', by_resource='resource_id', case_insensitive=true) }}
 ),
 sizes as (
     select lower(vm_size) as vm_size_key, gpu_name, gpu_count from {{ ref('azure_gpu_vm_sizes') }}
@@ -46,9 +42,6 @@ sizes as (
 charges as (
     select
         l.*,
-        coalesce(k.deployment_id, r.deployment_id)                   as deployment_id,
-        case when k.deployment_id is not null then 'tag'
-             when r.deployment_id is not null then 'resource_id' end as attributed_by,
         coalesce(a.region_id, l.region_key)                           as region_id,
         s.gpu_name,
         s.gpu_count,
@@ -57,11 +50,9 @@ charges as (
             then l.quantity * l.hours_per_unit
             else 0
         end                                                           as instance_hours
-    from ranked l
+    from attributed l
     join chosen c on c.billing_month = l.billing_month and c.origin_rank = l.origin_rank
         and (c.subscription_id = l.subscription_id or (c.subscription_id is null and l.subscription_id is null))
-    left join known k on k.deployment_id = l.deployment_tag
-    left join listed r on r.resource_ref = lower(l.resource_id)
     left join {{ ref('azure_region_aliases') }} a on a.alias = l.region_key
     left join sizes s on s.vm_size_key = lower(l.vm_size)
 )

@@ -8,20 +8,13 @@
 -- so no VM-hour is counted twice.
 with lines as (select * from {{ ref('stg_gcp__billing_export') }}),
 machines as (select * from {{ ref('gcp_gpu_machine_types') }}),
-listed as (
-    select distinct deployment_id, resource_ref
-    from {{ ref('stg_inventory__deployment_gpus') }}
-    where provider = 'gcp' and resource_ref is not null
-),
-known as (
-    select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }} where provider = 'gcp'
+attributed as (
+    {{ attributed_to_deployments('lines', 'gcp', tag_column='deployment_label', resource_column='resource_name',
+                                 by_tag='label', by_resource='resource_name') }}
 ),
 charges as (
     select
         l.*,
-        coalesce(k.deployment_id, r.deployment_id)               as deployment_id,
-        case when k.deployment_id is not null then 'label'
-             when r.deployment_id is not null then 'resource_name' end as attributed_by,
         m.gpu_name,
         case
             when m.machine_type is not null and l.cost_type = 'regular' and l.usage_unit = 'seconds'
@@ -30,9 +23,7 @@ charges as (
             else 0
         end                                                      as instance_hours,
         m.gpu_count
-    from lines l
-    left join known k on k.deployment_id = l.deployment_label
-    left join listed r on r.resource_ref = l.resource_name
+    from attributed l
     left join machines m on m.machine_type = l.machine_type
 )
 select
