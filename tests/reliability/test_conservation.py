@@ -77,7 +77,7 @@ def test_energy_is_conserved_over_the_demo_data(tmp_path):
         "--exclude", "resource_type:test", target_dir=tmp_path / "dbt-target")
     totals = assert_conserved(s.warehouse_path, days(start, n))
     # both kinds of telemetry were measured: nvidia-smi (fra1, power integrated) and dcgm (sea1, counters)
-    methods = {r[0] for r in query(s.warehouse_path, "select distinct energy_method from intermediate.int_gpu_energy_intervals")}
+    methods = {r[0] for r in query(s.warehouse_path, "select distinct energy_method from intermediate.int_gpu_energy_hourly")}
     assert {"counter", "integrated_power"} <= methods
     assert totals["measured_kwh"] > 100
 

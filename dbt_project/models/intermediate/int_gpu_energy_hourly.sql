@@ -1,4 +1,5 @@
 -- One row per GPU and UTC hour: measured GPU energy and how it was obtained (incremental by day).
+-- The sample intervals (macro gpu_energy_intervals) are summed in the same query, not stored.
 -- Never fully refreshed: raw samples older than the retention setting are gone, so the hours built
 -- from them are kept; a run without dates rebuilds every day whose samples are still there.
 {{ config(full_refresh=false, **daily_incremental(cluster_by=['gpu_key'])) }}
@@ -19,6 +20,7 @@ select
         when min(energy_method) = max(energy_method) then min(energy_method)
         else 'mixed'
     end                                                        as energy_method
-from {{ ref('int_gpu_energy_intervals') }}
-where {{ in_run_interval('date_day') }}
+from (
+{{ gpu_energy_intervals(ref('stg_telemetry__gpu_samples')) }}
+) intervals
 group by gpu_key, host, gpu_index, hour_utc, date_day

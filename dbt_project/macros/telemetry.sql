@@ -1,0 +1,92 @@
+{#- The energy chain's one definition of a sample interval. One row per GPU and interval between two
+    consecutive samples, attributed to the interval's end. Method, in order of preference:
+      counter                   difference of the energy counter (mJ) -- exact, also across gaps
+      counter_reset_integrated  the counter went down (a driver reload resets it): that interval is the
+                                trapezoid of its two power readings; the counter restarts from the new reading
+      integrated_power          trapezoid of the two power readings x seconds, when there is no counter
+      not_integrated            power-only gap longer than var max_power_gap_s: energy unknown, reported as gap_s
+    In an incremental build with the run's dates set (the daily run), it reads the run's days' samples
+    and each GPU's last sample of the day before, so its cost does not grow with history; otherwise all
+    retained samples. Used by int_gpu_energy_hourly (which stores only the hourly sums) and by the
+    int_gpu_energy_intervals view (the per-sample detail, computed when queried). -#}
+{% macro gpu_energy_intervals(samples) -%}
+{%- set day_by_day = var('start_date') and var('end_date') and is_incremental() %}
+with run_samples as (
+    select gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, sample_date, power_w, energy_counter_mj,
+           utilization_gpu_pct
+    from {{ samples }}
+    where {{ in_run_interval('sample_date') }}
+),
+
+{% if day_by_day %}
+{%- set day_before = date_add_days("cast('" ~ var('start_date') ~ "' as date)", -1) %}
+-- each GPU's last sample of the day before the run: the previous sample of its first interval
+-- (a GPU silent for that whole day starts afresh; a full refresh would join across the silence)
+previous_day as (
+    select gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, sample_date, power_w, energy_counter_mj,
+           utilization_gpu_pct
+    from {{ samples }}
+    where sample_date = {{ day_before }}
+),
+
+previous_last as (
+    select p.*
+    from previous_day p
+    join (select gpu_key, max(sample_ts_utc) as last_ts_utc from previous_day group by gpu_key) l
+      on l.gpu_key = p.gpu_key and l.last_ts_utc = p.sample_ts_utc
+),
+{% endif %}
+
+samples as (
+    select
+        *,
+        lag(sample_ts_utc) over (partition by gpu_key order by sample_ts_utc)     as prev_ts_utc,
+        lag(power_w) over (partition by gpu_key order by sample_ts_utc)           as prev_power_w,
+        lag(energy_counter_mj) over (partition by gpu_key order by sample_ts_utc) as prev_energy_counter_mj
+    from (
+        select * from run_samples
+        {%- if day_by_day %}
+        union all
+        select * from previous_last
+        {%- endif %}
+    ) s
+),
+
+intervals as (
+    select
+        *,
+        {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} as interval_s,
+        case
+            when energy_counter_mj is not null and prev_energy_counter_mj is not null
+                 and energy_counter_mj >= prev_energy_counter_mj then 'counter'
+            when energy_counter_mj is not null and prev_energy_counter_mj is not null
+                 and {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} then 'counter_reset_integrated'
+            when power_w is not null and prev_power_w is not null
+                 and {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} then 'integrated_power'
+            else 'not_integrated'
+        end as energy_method
+    from samples
+    where prev_ts_utc is not null and {{ in_run_interval('sample_date') }}
+)
+
+select
+    gpu_key,
+    host,
+    gpu_index,
+    gpu_uuid,
+    gpu_name,
+    prev_ts_utc                                          as interval_start_utc,
+    sample_ts_utc                                        as interval_end_utc,
+    {{ dbt.date_trunc('hour', 'sample_ts_utc') }}        as hour_utc,
+    sample_date                                          as date_day,
+    interval_s,
+    energy_method,
+    case energy_method
+        when 'counter' then {{ mj_to_kwh('energy_counter_mj - prev_energy_counter_mj') }}
+        when 'not_integrated' then 0
+        else {{ joules_to_kwh('(power_w + prev_power_w) / 2 * interval_s') }}
+    end                                                  as gpu_energy_kwh,
+    case when energy_method = 'not_integrated' then interval_s else 0 end as gap_s,
+    utilization_gpu_pct
+from intervals
+{%- endmacro %}
