@@ -4,10 +4,13 @@
     python bench/fleet_bench.py --gpus 16 --seconds 3600                (the smoke size the tests run)
 
 It writes the same samples twice, as nvidia-smi CSV (8 GPUs a host, `--format=csv` lines) and as our
-NVML collector's Parquet, then times on those files, for each input format:
-  greenops  our ingestion (greenops.ingest.ingest_gpu_telemetry) + `dbt build` of the energy chain
-            and the fact (the requests and other sources are empty: telemetry is the volume);
-  floor     a bare DuckDB script doing the same work with nothing around it: persist the raw rows and
+NVML collector's Parquet; beside them, in both landing folders (the same files), the day's inference
+request logs (--requests a day, JSON Lines, one file per deployment) and the month's CUR 2.0 export
+(--cur-lines line items, Parquet with its manifest, in the bucket's layout under aws_cur/); fleet.yaml
+has a few deployments on the bench hosts and on AWS. Then it times on those files, for each input format:
+  greenops  our ingestion (ingest_gpu_telemetry, then ingest_inference_logs and ingest_aws_cur, each
+            timed) + `dbt build` of the energy chain, the fact, its dimensions and the KPIs;
+  floor     a bare DuckDB script doing the telemetry work with nothing around it: persist the raw rows and
             compute hourly energy per GPU (trapezoid of power) -- the floor for this machine;
   pandas    the straightforward pandas implementation a user would write (CSV only; its Parquet
             variant reads with pyarrow).
@@ -48,13 +51,219 @@ sites:
   - {site: bench, pue: 1.3, grid_zone: DE, timezone: UTC}
 hosts:
 %s
-deployments: []
-projects: []
+models:
+%s
+projects:
+%s
+deployments:
+%s
 """
 
+#: Requests per GPU and day, and CUR line items per GPU and month, when --requests / --cur-lines are
+#: not given: 20 million requests and 5 million line items at the reference size (1,000 GPUs).
+REQUESTS_PER_GPU = 20_000
+CUR_LINES_PER_GPU = 5_000
+#: One on-prem deployment per this many hosts (on the first host of each group, all its GPUs); one
+#: AWS deployment (two GPU instances: one tagged, one attributed by its resource id) per this many
+#: on-prem deployments; at least one of each.
+HOSTS_PER_DEPLOYMENT = 8
+ONPREM_PER_AWS_DEPLOYMENT = 4
+MODELS = ["llama-3.1-70b-instruct", "llama-3.1-8b-instruct", "mistral-small-24b-instruct", "qwen2.5-coder-14b-instruct"]
+PROJECTS = ["search", "support-bot", "code-assist"]
+AWS_ACCOUNT = "123456789012"
+AWS_GPU_INSTANCE = ("p5.48xlarge", 98.32)  # type, on-demand USD per hour
+CUR_EXPORT = "greenops-bench"
 
-def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple[str, ...] = ("csv", "parquet")) -> dict:
-    """Write the fleet's CSV and Parquet landing folders for one day (DuckDB generates them: seconds, not minutes)."""
+
+def fleet_deployments(gpus: int) -> list[dict]:
+    """The bench fleet's deployments: a few on-prem ones on the bench hosts, a few on AWS (the CUR's)."""
+    hosts = (gpus + GPUS_PER_HOST - 1) // GPUS_PER_HOST
+    deployments = []
+    for k in range(max(1, hosts // HOSTS_PER_DEPLOYMENT)):
+        h = k * HOSTS_PER_DEPLOYMENT
+        deployments.append({"deployment": f"bench-{k:03d}", "model": MODELS[k % len(MODELS)], "project": PROJECTS[k % len(PROJECTS)],
+                            "provider": "onprem", "host": f"h{h:04d}", "gpus": list(range(min(GPUS_PER_HOST, gpus - h * GPUS_PER_HOST)))})
+    for k in range(max(1, len(deployments) // ONPREM_PER_AWS_DEPLOYMENT)):
+        deployments.append({"deployment": f"bench-aws-{k:02d}", "model": MODELS[1], "project": PROJECTS[k % len(PROJECTS)],
+                            "provider": "aws", "tagged_instance": f"i-0bench{k:02d}0000000a", "listed_instance": f"i-0bench{k:02d}0000000b"})
+    return deployments
+
+
+def _fleet_yaml(gpus: int, deployments: list[dict]) -> str:
+    hosts = (gpus + GPUS_PER_HOST - 1) // GPUS_PER_HOST
+    entries = []
+    for d in deployments:
+        head = f"  - {{deployment: {d['deployment']}, model: {d['model']}, project: {d['project']}, valid_from: 2025-01-01T00:00:00Z, "
+        if d["provider"] == "onprem":
+            entries.append(head + f"host: {d['host']}, gpus: {d['gpus']}}}")
+        else:  # attributed by the deployment tag first, then the listed instance id
+            entries.append(head + f"provider: aws, resources: [{d['listed_instance']}]}}")
+    return FLEET % (
+        "\n".join(f"  - {{host: h{h:04d}, site: bench, gpu_model: NVIDIA H100 80GB HBM3, gpu_count: {GPUS_PER_HOST}}}" for h in range(hosts)),
+        "\n".join(f"  - {{model: {m}}}" for m in MODELS),
+        "\n".join(f"  - {{project: {p}, team: team-{p}, weekly_carbon_budget_kgco2e: 1000}}" for p in PROJECTS),
+        "\n".join(entries))
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def write_requests(con: duckdb.DuckDBPyConnection, landing: Path, deployments: list[dict], n: int, seconds: int, day: date) -> dict:
+    """``n`` requests of UTC day ``day`` as our request logs (JSON Lines), one file per deployment:
+    ``<landing>/inference_logs/date=<day>/<deployment>.jsonl``. The requests fall in the first ``seconds``
+    of the day with a diurnal shape (busiest at mid-window), three projects share each deployment, about 1.5 %
+    fail, every third request completes a task. One DuckDB COPY per deployment (no Python loop over rows)."""
+    folder = landing / "inference_logs" / f"date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    projects = "[" + ", ".join(_q(p) for p in PROJECTS) + "]"
+    for k, d in enumerate(deployments):
+        m = n // len(deployments) + (1 if k < n % len(deployments) else 0)
+        if m == 0:
+            continue
+        dep = d["deployment"]
+        tag = f"{dep}-{day:%Y%m%d}"
+        con.execute(f"""
+            COPY (
+                WITH r AS (
+                    SELECT j, (j + 0.5) / {m} AS u,
+                           (200 + (j * 2654435761) % 3800)::BIGINT AS prompt_tokens,
+                           (20 + (j * 40503) % 700)::BIGINT AS completion_tokens
+                    FROM range(0, {m}) t(j)
+                )
+                SELECT {_q(tag)} || '-' || j AS request_id,
+                       strftime(TIMESTAMP '{day} 00:00:00' + to_microseconds(CAST(floor((u - 0.6 * sin(2 * pi() * (u - 0.5)) / (2 * pi()))
+                                                                                     * {seconds} * 1e6) AS BIGINT)),
+                                '%Y-%m-%dT%H:%M:%S.%g') || '+00:00' AS timestamp,
+                       round(150 + completion_tokens * 12.5 + (j * 7919) % 400, 1) AS latency_ms,
+                       {_q(dep)} AS deployment, {_q(d['model'])} AS model, {projects}[1 + j % {len(PROJECTS)}] AS project,
+                       prompt_tokens, completion_tokens,
+                       CASE WHEN j % 5 = 0 THEN prompt_tokens // 4 ELSE 0 END AS cached_prompt_tokens,
+                       CASE WHEN j % 97 = 13 THEN 'timeout' WHEN j % 211 = 7 THEN 'server_error' ELSE 'success' END AS status,
+                       {_q(tag)} || '-t' || (j // 3) AS task_id, j % 3 = 2 AS task_completed
+                FROM r
+            ) TO '{folder / (dep + '.jsonl')}' (FORMAT json)""")
+    return {"requests": n, "requests_bytes": sum(p.stat().st_size for p in folder.glob("*.jsonl"))}
+
+
+#: The account's other spend, one resource per row, each billed hourly: services, usage types and
+#: operations as a real CUR 2.0 names them; none carries a deployment tag or a listed resource id, so
+#: it stays unattributed (int_aws_charges keeps it with deployment_id NULL), as most of a real account does.
+CUR_SERVICES = """(VALUES
+    (0, 'AmazonEC2', 'BoxUsage:m7i.2xlarge', 'RunInstances', 'Usage', 'Hrs', 1.0, 0.4032, 'm7i.2xlarge', 'i-0m7i'),
+    (1, 'AmazonEC2', 'EBS:VolumeUsage.gp3', 'CreateVolume-Gp3', 'Usage', 'GB-Mo', 0.6849, 0.08, NULL, 'vol-0'),
+    (2, 'AmazonS3', 'TimedStorage-ByteHrs', 'StandardStorage', 'Usage', 'GB-Mo', 1.3699, 0.023, NULL, 'bucket-'),
+    (3, 'AWSDataTransfer', 'DataTransfer-Out-Bytes', 'RunInstances', 'Usage', 'GB', 2.5, 0.09, NULL, 'i-0dt'),
+    (4, 'AmazonRDS', 'InstanceUsage:db.r6g.xlarge', 'CreateDBInstance:0016', 'Usage', 'Hrs', 1.0, 0.435, 'db.r6g.xlarge', 'arn:aws:rds:us-east-1:123456789012:db:db-'),
+    (5, 'AWSLambda', 'Lambda-GB-Second', 'Invoke', 'Usage', 'Lambda-GB-Second', 3600.0, 0.0000166667, NULL, 'arn:aws:lambda:us-east-1:123456789012:function:fn-'),
+    (6, 'AmazonCloudWatch', 'CW:MetricMonitorUsage', 'MetricStorage', 'Usage', 'Metrics', 0.0014, 0.3, NULL, 'arn:aws:cloudwatch:us-east-1:123456789012:ns-'),
+    (7, 'AmazonEC2', 'BoxUsage:c7g.4xlarge', 'RunInstances', 'DiscountedUsage', 'Hrs', 1.0, 0.0, 'c7g.4xlarge', 'i-0c7g'),
+    (8, 'AmazonEC2', 'BoxUsage:g5.xlarge', 'RunInstances', 'SavingsPlanCoveredUsage', 'Hrs', 1.0, 1.006, 'g5.xlarge', 'i-0g5x'),
+    (9, 'AmazonEKS', 'AmazonEKS-Hours:perCluster', 'CreateOperation', 'Usage', 'Hours', 1.0, 0.1, NULL, 'arn:aws:eks:us-east-1:123456789012:cluster/eks-')
+) s(k, product_code, usage_type, operation, line_item_type, unit, amount, rate, instance_type, prefix)"""
+
+
+def write_cur(con: duckdb.DuckDBPyConnection, landing: Path, deployments: list[dict], n: int, day: date) -> dict:
+    """A CUR 2.0 export (Data Exports, Parquet: the format Athena and the Cloud Intelligence Dashboards
+    expect) of ``n`` line items for the billing month of ``day``, month to date (its first day to ``day``,
+    hourly), with its manifest, in the bucket's layout under ``<landing>/aws_cur/`` (read with no bucket):
+    ``<export>/data/BILLING_PERIOD=YYYY-MM/<export>-0000N.snappy.parquet`` (a part per million rows) and
+    ``<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json``.
+
+    Each resource has a line per hour. The first resources are the AWS deployments' GPU instances (one
+    tagged ``user_deployment``, one attributed by the resource id fleet.yaml lists) and the tagged EBS
+    volume of each: a small share of the lines, attributed to a deployment. The rest is the account's
+    other spend (CUR_SERVICES), unattributed, some with a team tag, some with none."""
+    first = day.replace(day=1)
+    hours = ((day - first).days + 1) * 24
+    period = f"{first:%Y-%m}"
+    aws = [d for d in deployments if d["provider"] == "aws"]
+    # the attributed resources, per AWS deployment: tagged GPU instance, listed GPU instance, tagged volume
+    attributed = ", ".join(
+        f"({3 * k + j}, {_q(d[key])}, {_q(d['deployment'])}, {tagged}, {gpu})"
+        for k, d in enumerate(aws)
+        for j, (key, tagged, gpu) in enumerate((("tagged_instance", "true", "true"), ("listed_instance", "false", "true"),
+                                                 ("tagged_instance", "true", "false"))))
+    n_attr = 3 * len(aws)
+    gpu_type, gpu_rate = AWS_GPU_INSTANCE
+    data = landing / "aws_cur" / CUR_EXPORT / "data" / f"BILLING_PERIOD={period}"
+    meta = landing / "aws_cur" / CUR_EXPORT / "metadata" / f"BILLING_PERIOD={period}"
+    data.mkdir(parents=True, exist_ok=True)
+    meta.mkdir(parents=True, exist_ok=True)
+    part_rows = 1_000_000
+    files = []
+    for part in range((n + part_rows - 1) // part_rows):
+        path = data / f"{CUR_EXPORT}-{part + 1:05d}.snappy.parquet"
+        lo, hi = part * part_rows, min(n, (part + 1) * part_rows)
+        con.execute(f"""
+            COPY (
+                WITH li AS (
+                    SELECT i, i // {hours} AS r, i % {hours} AS h,
+                           TIMESTAMP '{first} 00:00:00' + to_hours(i % {hours}) AS start_ts
+                    FROM range({lo}, {hi}) t(i)
+                ),
+                a AS (SELECT * FROM (VALUES {attributed or "(NULL, NULL, NULL, NULL, NULL)"}) a(r, resource_id, deployment, tagged, gpu)),
+                s AS (SELECT * FROM {CUR_SERVICES})
+                SELECT
+                    TIMESTAMP '{first} 00:00:00' AS bill_billing_period_start_date,
+                    TIMESTAMP '{first} 00:00:00' + INTERVAL 1 MONTH AS bill_billing_period_end_date,
+                    'Anniversary' AS bill_bill_type,
+                    '{AWS_ACCOUNT}' AS bill_payer_account_id,
+                    md5(CAST(li.i AS VARCHAR)) AS identity_line_item_id,
+                    CASE WHEN a.r IS NOT NULL THEN 'Usage' ELSE s.line_item_type END AS line_item_line_item_type,
+                    li.start_ts AS line_item_usage_start_date,
+                    li.start_ts + INTERVAL 1 HOUR AS line_item_usage_end_date,
+                    '{AWS_ACCOUNT}' AS line_item_usage_account_id,
+                    CASE WHEN a.r IS NULL OR a.gpu THEN coalesce(s.product_code, 'AmazonEC2') ELSE 'AmazonEC2' END AS line_item_product_code,
+                    CASE WHEN a.gpu THEN 'BoxUsage:{gpu_type}' WHEN a.r IS NOT NULL THEN 'EBS:VolumeUsage.gp3' ELSE s.usage_type END AS line_item_usage_type,
+                    CASE WHEN a.gpu THEN 'RunInstances' WHEN a.r IS NOT NULL THEN 'CreateVolume-Gp3' ELSE s.operation END AS line_item_operation,
+                    CASE WHEN a.gpu THEN a.resource_id WHEN a.r IS NOT NULL THEN 'vol-' || a.resource_id
+                         ELSE s.prefix || lpad(CAST(li.r AS VARCHAR), 8, '0') END AS line_item_resource_id,
+                    CASE WHEN a.gpu THEN 1.0 WHEN a.r IS NOT NULL THEN 2.7397 ELSE s.amount * (0.5 + (li.i * 40503) % 1000 / 1000.0) END AS line_item_usage_amount,
+                    'USD' AS line_item_currency_code,
+                    CAST(CASE WHEN a.gpu THEN {gpu_rate} WHEN a.r IS NOT NULL THEN 0.08 ELSE s.rate END AS VARCHAR) AS line_item_unblended_rate,
+                    round(line_item_usage_amount * CAST(line_item_unblended_rate AS DOUBLE), 10) AS line_item_unblended_cost,
+                    round(line_item_unblended_cost * 0.97, 10) AS line_item_net_unblended_cost,
+                    CASE WHEN line_item_line_item_type = 'DiscountedUsage' THEN 0.544 * line_item_usage_amount ELSE line_item_unblended_cost END
+                        AS pricing_public_on_demand_cost,
+                    line_item_usage_type || ' in US East (N. Virginia)' AS line_item_line_item_description,
+                    CASE WHEN a.gpu OR a.r IS NULL AND s.instance_type IS NOT NULL THEN 'Hrs' WHEN a.r IS NOT NULL THEN 'GB-Mo' ELSE s.unit END AS pricing_unit,
+                    CASE WHEN a.gpu THEN '{gpu_type}' WHEN a.r IS NULL THEN s.instance_type END AS product_instance_type,
+                    'us-east-1' AS product_region_code,
+                    MAP {{'region': 'us-east-1', 'servicecode': line_item_product_code,
+                          'product_family': CASE WHEN product_instance_type IS NOT NULL THEN 'Compute Instance' ELSE 'Other' END}} AS product,
+                    CASE WHEN a.tagged THEN MAP {{'user_deployment': a.deployment, 'user_team': 'ml-platform'}}
+                         WHEN a.r IS NOT NULL OR li.r % 3 = 0 THEN MAP {{}}::MAP(VARCHAR, VARCHAR)
+                         ELSE MAP {{'user_team': 'team-' || (li.r % 7)}} END AS resource_tags
+                FROM li
+                LEFT JOIN a ON a.r = li.r
+                LEFT JOIN s ON a.r IS NULL AND s.k = li.r % 10
+                ORDER BY li.i
+            ) TO '{path}' (FORMAT parquet, COMPRESSION snappy)""")
+        files.append(path)
+    columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{files[0]}')").fetchall() if files else []
+    manifest = {
+        "version": "1.0", "exportName": CUR_EXPORT, "exportArn": f"arn:aws:bcm-data-exports:us-east-1:{AWS_ACCOUNT}:export/{CUR_EXPORT}",
+        "billingPeriod": {"start": f"{first}T00:00:00.000Z", "end": f"{(first + timedelta(days=32)).replace(day=1)}T00:00:00.000Z"},
+        "dataFiles": [f"s3://greenops-bench-billing/{p.relative_to(landing / 'aws_cur').as_posix()}" for p in files],
+        "columns": [{"name": c, "type": "map<string,string>" if t.startswith("MAP") else {"VARCHAR": "string"}.get(t, t.lower())}
+                    for c, t, *_ in columns],
+    }
+    (meta / f"{CUR_EXPORT}-Manifest.json").write_text(json.dumps(manifest, indent=2))
+    return {"cur_lines": n, "cur_attributed_lines": sum(min(max(0, n - r * hours), hours) for r in range(n_attr)),
+            "cur_bytes": sum(p.stat().st_size for p in files)}
+
+
+def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple[str, ...] = ("csv", "parquet"),
+             requests: int | None = None, cur_lines: int | None = None) -> dict:
+    """Write the fleet's CSV and Parquet landing folders for one day (DuckDB generates them: seconds, not minutes):
+    the GPU telemetry in each format; the day's request logs (``requests`` a day, scaled to ``seconds``) and the
+    month's CUR export (``cur_lines``; 0: none) once, in the first format's folder, linked from the others."""
+    if requests is None:
+        requests = REQUESTS_PER_GPU * gpus
+    if cur_lines is None:
+        cur_lines = CUR_LINES_PER_GPU * gpus
+    t0 = time.perf_counter()
     hosts = (gpus + GPUS_PER_HOST - 1) // GPUS_PER_HOST
     con = duckdb.connect()
     for h in range(hosts):
@@ -82,12 +291,29 @@ def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple
         with open(csv, "ab") as f, open(f"{csv}.body", "rb") as body:
             shutil.copyfileobj(body, f)
         os.remove(f"{csv}.body")
-    fleet = out / "fleet.yaml"
-    fleet.write_text(FLEET % "\n".join(
-        f"  - {{host: h{h:04d}, site: bench, gpu_model: NVIDIA H100 80GB HBM3, gpu_count: {GPUS_PER_HOST}}}" for h in range(hosts)))
-    return {"gpus": gpus, "hosts": hosts, "samples": gpus * seconds,
-            "csv_bytes": sum(p.stat().st_size for p in out.glob("csv/**/*.csv")),
-            "parquet_bytes": sum(p.stat().st_size for p in out.glob("parquet/**/*.parquet"))}
+    t_telemetry = time.perf_counter() - t0
+    deployments = fleet_deployments(gpus)
+    (out / "fleet.yaml").write_text(_fleet_yaml(gpus, deployments))
+    home = out / formats[0]
+    sizes = {"gpus": gpus, "hosts": hosts, "samples": gpus * seconds, "deployments": len(deployments),
+             "csv_bytes": sum(p.stat().st_size for p in out.glob("csv/gpu_telemetry/**/*.csv")),
+             "parquet_bytes": sum(p.stat().st_size for p in out.glob("parquet/gpu_telemetry/**/*.parquet")),
+             "generate_telemetry_s": t_telemetry}
+    t0 = time.perf_counter()
+    # requests per day, over the day's sampled seconds
+    sizes.update(write_requests(con, home, deployments, round(requests * min(seconds, 86400) / 86400), seconds, day))
+    sizes["generate_requests_s"] = time.perf_counter() - t0
+    if cur_lines:
+        t0 = time.perf_counter()
+        sizes.update(write_cur(con, home, deployments, cur_lines, day))
+        sizes["generate_cur_s"] = time.perf_counter() - t0
+    for fmt in formats[1:]:  # the same request logs and CUR export for the other format's run
+        for sub in ("inference_logs", "aws_cur"):
+            link = out / fmt / sub
+            if (home / sub).exists() and not link.exists():
+                link.symlink_to(Path("..") / formats[0] / sub, target_is_directory=True)
+    con.close()
+    return sizes
 
 
 # --- the three implementations, each run in its own process (peak RSS per run) ---------------------
@@ -97,12 +323,18 @@ def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, dbt_va
     os.environ.update(env)
     sys.path.insert(0, str(REPO / "plugins"))
     from greenops import ingest
+    from greenops.ingest_aws import ingest_aws_cur
     from greenops.settings import dbt_env
 
     t0 = time.perf_counter()
     ingest.load_inventory()
     ingest.ingest_gpu_telemetry(day)
-    t_ingest = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    requests = ingest.ingest_inference_logs(day)
+    t2 = time.perf_counter()
+    cur = ingest_aws_cur()
+    t3 = time.perf_counter()
+    t_ingest, t_requests, t_cur, t_total = t1 - t0, t2 - t1, t3 - t2, t3 - t0
     dbt = Path(sys.executable).with_name("dbt")
     # the energy chain, the fact, its dimensions and the KPIs, with their data tests (unit tests are not volume)
     args = [str(dbt), "build", "--quiet", "--select", "+path:models/marts", "--exclude", "test_type:unit"]
@@ -111,37 +343,40 @@ def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, dbt_va
     built = subprocess.run(args, cwd=REPO / "dbt_project", env={**os.environ, **dbt_env()}, capture_output=True, text=True)
     if built.returncode:
         raise RuntimeError("dbt build failed:\n" + (built.stdout + built.stderr)[-3000:])
+    t_dbt = time.perf_counter() - t3
     with duckdb.connect(str(work / "wh.duckdb"), read_only=True) as con:
         kwh = con.execute("select sum(gpu_energy_kwh) from intermediate.int_gpu_energy_hourly where date_day = ?", [day]).fetchone()[0]
-    return {"ingest_s": t_ingest, "dbt_s": time.perf_counter() - t0 - t_ingest, "total_kwh": kwh}
+        fact_requests, fact_tokens = con.execute("select sum(requests), sum(total_tokens) from marts.inference_energy_fact "
+                                                 "where date_day = ?", [day]).fetchone()
+        # the CUR's line items attributed to a deployment (by tag or by resource id), and the cloud cost they carry into the fact
+        cur_attributed = con.execute("select count(deployment_id) from intermediate.int_aws_charges").fetchone()[0]
+        fact_cloud_cost = con.execute("select sum(cloud_cost_usd) from marts.inference_energy_fact").fetchone()[0]
+    # ingest_s: telemetry only (as before); ingest_total_s: telemetry, requests and CUR
+    return {"ingest_s": t_ingest, "ingest_requests_s": t_requests, "ingest_cur_s": t_cur, "ingest_total_s": t_total,
+            "dbt_s": t_dbt, "total_kwh": kwh,
+            "requests_loaded": requests["rows"], "requests_quarantined": requests["quarantined"],
+            "cur_rows_loaded": cur["rows"], "cur_quarantined": cur["quarantined"], "cur_attributed_lines": cur_attributed,
+            "fact_requests": fact_requests, "fact_total_tokens": fact_tokens, "fact_cloud_cost_usd": fact_cloud_cost}
 
 
 # --- history: the daily incremental run on top of 1, 30 and 365 days ---------------------------------
 
 NEXT_DAY = DAY + timedelta(days=1)
-#: The incremental models a daily run appends to, and how their copies for earlier days are made.
-#: The interval model's history is one row per GPU-hour instead of one per sample (a daily run only
-#: deletes its own day there), so a year of history is built in seconds; every other table's history
-#: has its real row count.
-HISTORY_TABLES = {
-    "intermediate.int_gpu_energy_intervals": "qualify row_number() over (partition by gpu_key, hour_utc order by interval_end_utc) = 1",
-    "intermediate.int_gpu_energy_hourly": "",
-    "intermediate.int_gpu_deployment_hours": "",
-    "marts.inference_energy_fact": "",
-}
+#: The incremental models a daily run appends to (every marts table with a date_day is added); their
+#: copies for earlier days have the real row count. Raw samples are not copied (see add_history).
+HISTORY_TABLES = ("intermediate.int_gpu_energy_hourly", "intermediate.int_gpu_deployment_hours", "marts.inference_energy_fact")
 
 
 def add_history(warehouse: Path, days: int) -> dict:
     """Copy the built day's rows of every incremental table to the ``days`` days before it (dates and
     timestamps shifted, the fact's key recomputed), as if those days had been loaded and built."""
     con = duckdb.connect(str(warehouse))
-    tables = dict(HISTORY_TABLES)
-    tables.update({f"marts.{t}": "" for (t,) in con.execute(
+    tables = list(HISTORY_TABLES) + [f"marts.{t}" for (t,) in con.execute(
         "select table_name from information_schema.tables where table_schema = 'marts' and table_name in "
         "(select table_name from information_schema.columns where table_schema = 'marts' and column_name = 'date_day') "
-        "and table_name not in ('inference_energy_fact', 'dim_date')").fetchall()})
+        "and table_name not in ('inference_energy_fact', 'dim_date')").fetchall()]
     rows = {}
-    for table, keep in tables.items():
+    for table in tables:
         schema, name = table.split(".")
         cols = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
                            "order by ordinal_position", [schema, name]).fetchall()
@@ -156,7 +391,7 @@ def add_history(warehouse: Path, days: int) -> dict:
             return c
         select = ", ".join(f"{shifted(c, t)} as {c}" for c, t in cols)
         if days > 0:
-            con.execute(f"insert into {table} select {select} from (select * from {table} {keep}) s, range(1, {days} + 1) r(k)")
+            con.execute(f"insert into {table} select {select} from {table} s, range(1, {days} + 1) r(k)")
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
     con.execute("checkpoint")
     con.close()
@@ -341,6 +576,12 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", type=int, default=1000)
     p.add_argument("--seconds", type=int, default=86400, help="seconds of 1 Hz samples (86400 = one day)")
+    p.add_argument("--requests", type=int, default=None,
+                   help=f"inference requests per day (default {REQUESTS_PER_GPU:,} per GPU: 20 million at 1,000 GPUs); "
+                        "a shorter --seconds gets its share of them")
+    p.add_argument("--cur-lines", type=int, default=None,
+                   help=f"line items of the month's CUR 2.0 export (default {CUR_LINES_PER_GPU:,} per GPU: 5 million at 1,000 GPUs; "
+                        "0: no CUR)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     p.add_argument("--skip", default="", help="comma list of runs to skip, e.g. pandas-csv,pandas-parquet")
     p.add_argument("--scenarios", default="day,history,dashboard,dags",
@@ -356,7 +597,7 @@ def main(argv=None) -> dict:
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     t = time.perf_counter()
-    sizes = generate(args.out, args.gpus, args.seconds)
+    sizes = generate(args.out, args.gpus, args.seconds, requests=args.requests, cur_lines=args.cur_lines)
     sizes["generate_s"] = time.perf_counter() - t
     report = {"size": sizes}
     if "day" in scenarios:
@@ -382,14 +623,16 @@ def _run_child(kind: str, arg: str, out: Path) -> dict:
 def _history(args, history_days: list[int]) -> dict:
     """Day 0 built in full once; then, for each history size, the next day's ingestion and incremental build."""
     hist = args.out / "history"
-    generate(hist, args.gpus, args.seconds, DAY, ("parquet",))
-    generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",))
+    # telemetry and requests of each day; no CUR: the history's copies of the fact would duplicate the
+    # month's cloud hours, and a daily run finds an unchanged delivery anyway (its fingerprint)
+    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, 0)
+    generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",), args.requests, 0)
     results = {"base": _run_child("history-base", "parquet", args.out)}
     base_mb = results["base"].get("warehouse_mb")
     for days in history_days:
         r = _run_child("history", str(days), args.out)
         if "ingest_s" in r:
-            r["daily_run_s"] = r["ingest_s"] + r["dbt_s"]
+            r["daily_run_s"] = r["ingest_total_s"] + r["dbt_s"]
         results[f"days-{days}"] = r
     first, last = (results.get(f"days-{d}", {}) for d in (min(history_days), max(history_days)))
     if "daily_run_s" in first and "daily_run_s" in last:

@@ -1,3 +1,8 @@
+{#- A GPU's identity in the warehouse: host/index, and /mig<N> for a MIG instance. -#}
+{% macro gpu_key(host, gpu_index, mig_instance) -%}
+    {{ host }} || '/' || cast({{ gpu_index }} as {{ dbt.type_string() }}) || coalesce('/mig' || {{ mig_instance }}, '')
+{%- endmacro %}
+
 {#- The energy chain's one definition of a sample interval. One row per GPU and interval between two
     consecutive samples, attributed to the interval's end. Method, in order of preference:
       counter                   difference of the energy counter (mJ) -- exact, also across gaps
@@ -8,12 +13,14 @@
     In an incremental build with the run's dates set (the daily run), it reads the run's days' samples
     and each GPU's last sample of the day before, so its cost does not grow with history; otherwise all
     retained samples. Used by int_gpu_energy_hourly (which stores only the hourly sums) and by the
-    int_gpu_energy_intervals view (the per-sample detail, computed when queried). -#}
+    int_gpu_energy_intervals view (the per-sample detail, computed when queried).
+    Only the columns the energy needs go through the window (it orders every sample of a GPU): the
+    GPU's other attributes are read by the hour beside it (int_gpu_energy_hourly). -#}
 {% macro gpu_energy_intervals(samples) -%}
 {%- set day_by_day = var('start_date') and var('end_date') and is_incremental() %}
+{%- set columns = 'host, gpu_index, mig_instance, sample_ts_utc, power_w, energy_counter_mj' %}
 with run_samples as (
-    select gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, sample_date, power_w, energy_counter_mj,
-           utilization_gpu_pct
+    select {{ columns }}
     from {{ samples }}
     where {{ in_run_interval('sample_date') }}
 ),
@@ -23,8 +30,7 @@ with run_samples as (
 -- each GPU's last sample of the day before the run: the previous sample of its first interval
 -- (a GPU silent for that whole day starts afresh; a full refresh would join across the silence)
 previous_day as (
-    select gpu_key, host, gpu_index, gpu_uuid, gpu_name, sample_ts_utc, sample_date, power_w, energy_counter_mj,
-           utilization_gpu_pct
+    select {{ columns }}
     from {{ samples }}
     where sample_date = {{ day_before }}
 ),
@@ -32,17 +38,18 @@ previous_day as (
 previous_last as (
     select p.*
     from previous_day p
-    join (select gpu_key, max(sample_ts_utc) as last_ts_utc from previous_day group by gpu_key) l
-      on l.gpu_key = p.gpu_key and l.last_ts_utc = p.sample_ts_utc
+    join (select host, gpu_index, mig_instance, max(sample_ts_utc) as last_ts_utc from previous_day group by 1, 2, 3) l
+      on l.host = p.host and l.gpu_index = p.gpu_index and coalesce(l.mig_instance, '') = coalesce(p.mig_instance, '')
+     and l.last_ts_utc = p.sample_ts_utc
 ),
 {% endif %}
 
 samples as (
     select
         *,
-        lag(sample_ts_utc) over (partition by gpu_key order by sample_ts_utc)     as prev_ts_utc,
-        lag(power_w) over (partition by gpu_key order by sample_ts_utc)           as prev_power_w,
-        lag(energy_counter_mj) over (partition by gpu_key order by sample_ts_utc) as prev_energy_counter_mj
+        lag(sample_ts_utc) over by_gpu     as prev_ts_utc,
+        lag(power_w) over by_gpu           as prev_power_w,
+        lag(energy_counter_mj) over by_gpu as prev_energy_counter_mj
     from (
         select * from run_samples
         {%- if day_by_day %}
@@ -50,11 +57,13 @@ samples as (
         select * from previous_last
         {%- endif %}
     ) s
+    window by_gpu as (partition by host, gpu_index, mig_instance order by sample_ts_utc)
 ),
 
 intervals as (
     select
         *,
+        cast(sample_ts_utc as date) as date_day,
         {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} as interval_s,
         case
             when energy_counter_mj is not null and prev_energy_counter_mj is not null
@@ -66,19 +75,18 @@ intervals as (
             else 'not_integrated'
         end as energy_method
     from samples
-    where prev_ts_utc is not null and {{ in_run_interval('sample_date') }}
+    where prev_ts_utc is not null
 )
 
 select
-    gpu_key,
+    {{ gpu_key('host', 'gpu_index', 'mig_instance') }} as gpu_key,
     host,
     gpu_index,
-    gpu_uuid,
-    gpu_name,
+    mig_instance,
     prev_ts_utc                                          as interval_start_utc,
     sample_ts_utc                                        as interval_end_utc,
     {{ dbt.date_trunc('hour', 'sample_ts_utc') }}        as hour_utc,
-    sample_date                                          as date_day,
+    date_day,
     interval_s,
     energy_method,
     case energy_method
@@ -86,7 +94,7 @@ select
         when 'not_integrated' then 0
         else {{ joules_to_kwh('(power_w + prev_power_w) / 2 * interval_s') }}
     end                                                  as gpu_energy_kwh,
-    case when energy_method = 'not_integrated' then interval_s else 0 end as gap_s,
-    utilization_gpu_pct
+    case when energy_method = 'not_integrated' then interval_s else 0 end as gap_s
 from intervals
+where {{ in_run_interval('date_day') }}
 {%- endmacro %}

@@ -1,6 +1,7 @@
 """The benchmark's smoke size keeps it working: every implementation runs and they agree on the
-energy; the history, dashboard and DAG-parse scenarios run too, and the daily incremental run gives
-the same energy whatever history lies under it. (No timing is asserted: the figures live in
+energy; GreenOps loads the generated requests (all of them reach the fact) and CUR line items; the
+history, dashboard and DAG-parse scenarios run too, and the daily incremental run gives the same
+energy and requests whatever history lies under it. (No timing is asserted: the figures live in
 docs/benchmarks.md.)"""
 
 from __future__ import annotations
@@ -30,12 +31,23 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
     for name, kwh in totals.items():
         assert kwh == pytest.approx(reference, rel=1e-9), name
 
+    # the generated requests and CUR line items are loaded, and the requests reach the fact, from either landing folder
+    size = report["size"]
+    assert size["requests"] == round(10 * 20_000 * 1800 / 86400) and size["cur_lines"] == 10 * 5_000
+    for fmt in ("parquet", "csv"):
+        g = results[f"greenops-{fmt}"]
+        assert g["requests_loaded"] == size["requests"] and g["requests_quarantined"] == 0, fmt
+        assert g["fact_requests"] == size["requests"], fmt
+        assert g["cur_rows_loaded"] == size["cur_lines"] and g["cur_quarantined"] == 0, fmt
+        assert 0 < g["cur_attributed_lines"] == size["cur_attributed_lines"] < size["cur_lines"], fmt
+
     # the next day's incremental run on 1 and 2 days of history: same day, same energy
     history = report["history"]
     errors = {k: v["error"][-1500:] for k, v in history.items() if isinstance(v, dict) and "error" in v}
     assert errors == {}
     assert history["days-1"]["total_kwh"] == pytest.approx(history["days-2"]["total_kwh"], rel=1e-12)
     assert history["days-1"]["total_kwh"] == pytest.approx(reference, rel=1e-9)
+    assert history["days-1"]["fact_requests"] == history["days-2"]["fact_requests"] == size["requests"]  # the next day's requests
     assert history["days-2"]["history_rows"]["intermediate.int_gpu_energy_hourly"] == 2 * 10  # day 0 and its copy, 10 GPU-hours each
     assert history["warehouse_growth_mb_per_day"] is not None
 

@@ -1,7 +1,6 @@
 -- One row per GPU telemetry sample. A GPU is identified by host and index (and MIG instance).
 select
-    host || '/' || cast(gpu_index as {{ dbt.type_string() }})
-        || coalesce('/mig' || mig_instance, '')              as gpu_key,
+    {{ gpu_key('host', 'gpu_index', 'mig_instance') }} as gpu_key,
     host,
     gpu_index,
     gpu_uuid,
