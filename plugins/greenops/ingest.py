@@ -21,7 +21,7 @@ import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -88,6 +88,25 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def raw_column_types(con: duckdb.DuckDBPyConnection, table: rt.RawTable) -> dict[str, str]:
+    """A raw table's columns and their DuckDB types, in order."""
+    con.register("raw_template", rt.empty(table))
+    try:
+        return dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM raw_template)").fetchall())
+    finally:
+        con.unregister("raw_template")
+
+
+def conformed_columns(types: dict[str, str], have: Iterable[str], computed: dict[str, str]) -> str:
+    """The SELECT list that puts a parsed file's rows into a raw table's columns and types: the lineage
+    columns from the load's parameters ($file, $load_id, $loaded_at), ``computed`` columns from their
+    expressions, the parsed columns (``have``) cast, absent columns NULL."""
+    special = {"_source_file": "$file", "_load_id": "$load_id", "_loaded_at": "$loaded_at::TIMESTAMP", **computed}
+    have = set(have)
+    return ", ".join(f"{special[c]} AS {c}" if c in special else f"CAST({c} AS {t}) AS {c}" if c in have else f"NULL::{t} AS {c}"
+                     for c, t in types.items())
+
+
 def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: str, settings: Settings) -> dict:
     """Parse the day's files into one DuckDB connection, keep the day's rows, quarantine the rest with
     their reasons, and replace the day's partitions. The rows stay in DuckDB from file to warehouse:
@@ -104,18 +123,16 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
         try:
             con.execute(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
             con.execute(f"SET temp_directory = {_literal(spill)}")
-            con.register("template", rt.empty(table))
-            types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall())
+            types = raw_column_types(con, table)
             con.execute("""CREATE TEMP TABLE day_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR,
                                                          partition_date DATE, _source_file VARCHAR)""")
             with direct(con) if direct else nullcontext(None) as catalog:
                 if catalog is None:
                     target = "day_rows"
-                    con.execute("CREATE TEMP TABLE day_rows AS SELECT * FROM template LIMIT 0")
+                    con.execute("CREATE TEMP TABLE day_rows (" + ", ".join(f"{c} {t}" for c, t in types.items()) + ")")
                 else:
                     target = f"{catalog}{RAW_SCHEMA}.{table.name}"
                     con.execute(f"DELETE FROM {target} WHERE {part} = ?", [day])
-                con.unregister("template")
                 day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {_literal(day.isoformat())}"
                 lineage = {"load_id": load_id, "loaded_at": loaded_at, "day": day}
                 for lf in files:
@@ -185,12 +202,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
     n_rows = n_rejects = 0
     if rows_sql is not None:
         have = {r[0] for r in con.execute(f"DESCRIBE {rows_sql}").fetchall()}
-        special = {"_source_file": "$file", "_load_id": "$load_id", "_loaded_at": "$loaded_at::TIMESTAMP",
-                   table.partition_column: f"CAST({ts} AS DATE)"}
-        columns = ", ".join(
-            f"{special[c]} AS {c}" if c in special else f"CAST({c} AS {t}) AS {c}" if c in have else f"NULL::{t} AS {c}"
-            for c, t in types.items())
-        conformed = f"SELECT {columns} FROM ({rows_sql})"
+        conformed = f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({ts} AS DATE)'})} FROM ({rows_sql})"
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day", params)
         n_rows = con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]
         if lf.file_date == params["day"]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from contextlib import closing
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterable
@@ -26,12 +27,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from greenops import raw_tables as rt
-from greenops.ingest import _utcnow, new_load_id  # one load-id and clock convention for every source
+from greenops.ingest import (  # one convention for every source
+    INGEST_MEMORY_LIMIT, _utcnow, conformed_columns, new_load_id, raw_column_types,
+)
 from greenops.settings import Settings, get_settings
 from greenops.sources import aws_carbon, aws_cost_explorer as ce, aws_cur
 from greenops.sources.aws_cur import ObjectStore, StoredObject
 from greenops.sources.common import REJECT_SCHEMA, LandingFile, new_connection
-from greenops.warehouse import PartitionWrite, Warehouse, get_warehouse
+from greenops.warehouse import PartitionWrite, SelectPartitionWrite, Warehouse, get_warehouse
+from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,10 @@ def _constant(table: pa.Table, name: str, value, type_: pa.DataType) -> pa.Table
 def _lineage(table: pa.Table, load_id: str, loaded_at: datetime) -> pa.Table:
     table = _constant(table, "_load_id", load_id, pa.string())
     return _constant(table, "_loaded_at", loaded_at, pa.timestamp("us"))
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _first_day(period: str) -> date:
@@ -160,6 +168,61 @@ def _period_writes(table: rt.RawTable, period: str, rows: pa.Table, rejects: pa.
 # CUR
 
 
+def _load_cur_period(warehouse, store: ObjectStore, objects: list[StoredObject], period: str, constants: dict[str, str],
+                     record: dict, load_id: str, loaded_at: datetime) -> tuple[int, int]:
+    """Replace one billing period in a DuckDB warehouse without the rows passing through Python: the
+    warehouse file is attached to the parsing connection, the period deleted, and each data file's
+    rows inserted from DuckDB as soon as it is parsed (S3 objects are downloaded one at a time and
+    removed after), then its quarantine and load record; one transaction, so a file that cannot be
+    read leaves the period as it was. ``constants``: columns with one value for the period. Returns
+    (rows loaded, rows quarantined)."""
+    table, first = rt.AWS_CUR_LINE_ITEMS, _first_day(period)
+    with tempfile.TemporaryDirectory(prefix="greenops-aws-") as tmp, closing(new_connection()) as con:
+        downloads, spill = Path(tmp, "files"), Path(tmp, "spill")
+        downloads.mkdir()
+        # beyond the limit DuckDB spills to disk: a month of 5 million line items loads in bounded memory
+        con.execute(f"SET memory_limit = {_sql_text(INGEST_MEMORY_LIMIT)}")
+        con.execute(f"SET temp_directory = {_sql_text(str(spill))}")
+        types = raw_column_types(con, table)
+        params = {"load_id": load_id, "loaded_at": loaded_at, **constants}
+        columns = conformed_columns(types, aws_cur.ROW_COLUMNS, {c: f"${c}::{types[c]}" for c in constants})
+        con.execute("CREATE TEMP TABLE period_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR, _source_file VARCHAR)")
+        with warehouse.transaction_on(con) as catalog:
+            target = f"{catalog}{RAW_SCHEMA}.{table.name}"
+            con.execute(f"DELETE FROM {target} WHERE {table.partition_column} = ?", [period])
+            for obj in objects:
+                name = store.display(obj.key)
+                if obj.size == 0:
+                    log.warning("skipping empty file %s", name)
+                    continue
+                path = store.fetch(obj.key, downloads)
+                try:
+                    rows_sql, rejects_sql = aws_cur.stage_file(con, LandingFile(path, name, None, None))
+                finally:
+                    if path.parent == downloads:
+                        os.unlink(path)  # staged into DuckDB's temp tables (Parquet too)
+                n_rows = 0
+                if rows_sql is not None:
+                    con.execute(f"INSERT INTO {target} BY NAME SELECT {columns} FROM ({rows_sql})", {**params, "file": name})
+                    n_rows = con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchone()[0]
+                con.execute(f"INSERT INTO period_rejects SELECT _source_line, reason, raw_record, $file FROM ({rejects_sql})",
+                            {"file": name})
+                log.info("%s: %d rows, %d rejected", name, n_rows,
+                         con.execute("SELECT count(*) FROM period_rejects WHERE _source_file = ?", [name]).fetchone()[0])
+            n_rows = con.execute(f"SELECT count(*) FROM {target} WHERE {table.partition_column} = ?", [period]).fetchone()[0]
+            n_rejects = con.execute("SELECT count(*) FROM period_rejects").fetchone()[0]
+            quarantine = SelectPartitionWrite(rt.QUARANTINE, f"""
+                SELECT {_sql_text(table.name)} AS source, DATE '{first}' AS partition_date, reason, raw_record, _source_file,
+                       _source_line, {_sql_text(load_id)} AS _load_id, TIMESTAMP '{loaded_at}' AS _loaded_at
+                FROM period_rejects ORDER BY _source_file, _source_line""", (first,), {"source": table.name})
+            load = pa.table({"source": [table.name], "period": [period], **{k: [v] for k, v in record.items()},
+                             "rows_loaded": [n_rows], "rows_quarantined": [n_rejects], "_source_line": [None]})
+            load = PartitionWrite(rt.AWS_EXPORT_LOADS, rt.conform(rt.AWS_EXPORT_LOADS, _lineage(load, load_id, loaded_at)),
+                                  (period,), {"source": table.name})
+            warehouse.write(con, [quarantine, load], catalog)  # committed with the rows when the block ends
+    return n_rows, n_rejects
+
+
 def ingest_aws_cur(billing_periods: Iterable[str] | None = None, load_id: str | None = None,
                    settings: Settings | None = None, force: bool = False) -> dict:
     """Load every CUR billing period whose delivery changed since its last load.
@@ -191,19 +254,23 @@ def ingest_aws_cur(billing_periods: Iterable[str] | None = None, load_id: str | 
         if not force and previous.get(period) == fp:
             summary["unchanged"].append(period)
             continue
-        rows, rejects = _parse_objects(store, [(o, {}) for o in data], aws_cur.parse_file, rt.AWS_CUR_LINE_ITEMS)
-        rows = _constant(rows, "billing_period", period, pa.string())
-        rows = _constant(rows, "cur_format", ref.layout, pa.string())
-        rows = _constant(rows, "export_name", ref.export_name, pa.string())
+        constants = {"billing_period": period, "cur_format": ref.layout, "export_name": ref.export_name}
         record = {"export_name": ref.export_name, "object_key": ref.key, "object_etag": ref.etag,
                   "fingerprint_sha256": fp, "data_files": len(data), "_source_file": store.display(ref.key)}
-        warehouse.replace_partitions(_period_writes(rt.AWS_CUR_LINE_ITEMS, period, rows, rejects, record, load_id, _utcnow()))
+        if getattr(warehouse, "transaction_on", None):
+            n_rows, n_rejects = _load_cur_period(warehouse, store, data, period, constants, record, load_id, _utcnow())
+        else:  # BigQuery: the period as Arrow
+            rows, rejects = _parse_objects(store, [(o, {}) for o in data], aws_cur.parse_file, rt.AWS_CUR_LINE_ITEMS)
+            for name, value in constants.items():
+                rows = _constant(rows, name, value, pa.string())
+            warehouse.replace_partitions(_period_writes(rt.AWS_CUR_LINE_ITEMS, period, rows, rejects, record, load_id, _utcnow()))
+            n_rows, n_rejects = rows.num_rows, rejects.num_rows
         log.info("CUR %s (%s, %s): %d files, %d rows, %d quarantined", period, ref.export_name, ref.layout,
-                 len(data), rows.num_rows, rejects.num_rows)
+                 len(data), n_rows, n_rejects)
         summary["reloaded"].append(period)
         summary["files"] += len(data)
-        summary["rows"] += rows.num_rows
-        summary["quarantined"] += rejects.num_rows
+        summary["rows"] += n_rows
+        summary["quarantined"] += n_rejects
     log.info("%s: %s", rt.AWS_CUR_LINE_ITEMS.name, summary)
     return summary
 

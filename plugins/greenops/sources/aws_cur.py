@@ -11,9 +11,9 @@ without a cloud). The steps:
 - ``read_manifest``: its data files (``dataFiles`` in CUR 2.0, ``reportKeys`` in legacy manifests; S3
   URIs or keys) and a fingerprint over the manifest's bytes and each data file's key and ETag, so a
   period is reloaded only when its delivery changed.
-- ``parse_file``: one data file (Parquet, gzip CSV or CSV) to Arrow in ``raw.aws_cur_line_items``'s
-  columns. CUR 2.0 snake_case, Athena-style legacy snake_case and legacy ``lineItem/UsageStartDate``
-  headers all map to one schema; tags (a ``resource_tags`` map or JSON text in CUR 2.0, one
+- ``stage_file``: one data file (Parquet, gzip CSV or CSV) into a DuckDB temp table in
+  ``raw.aws_cur_line_items``'s columns (``parse_file``: the same as Arrow). CUR 2.0 snake_case,
+  Athena-style legacy snake_case and legacy ``lineItem/UsageStartDate`` headers all map to one schema; tags (a ``resource_tags`` map or JSON text in CUR 2.0, one
   ``resourceTags/user:x`` or ``resource_tags_user_x`` column per tag in legacy CUR) become one JSON
   object with keys like ``user:deployment``. Rows with an unparseable date, a non-numeric number,
   a usage period that ends before it starts, or malformed CSV are returned as rejects (row number and
@@ -349,8 +349,14 @@ def read_data_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> None:
         raise UnreadableFileError(lf.rel, str(exc).strip().splitlines()[0]) from exc
 
 
-def _expressions(types: dict[str, str]) -> tuple[list[str], str]:
-    """SELECT items giving each target column as ``<c>_text`` (as delivered) and ``<c>`` (typed),
+def _text(value_sql: str) -> str:
+    """A value as delivered: text, trimmed, empty as NULL."""
+    return f"nullif(trim(CAST({value_sql} AS VARCHAR)), '')"
+
+
+def _expressions(types: dict[str, str]) -> tuple[list[str], list[str], str]:
+    """SELECT items over the file's columns: each date and number target as ``_src_<c>`` (the file's
+    value, any type) and each text target as ``<c>``; then the typed ``<c>`` of each ``_src_<c>``;
     and the SQL of the tag entries list."""
     by_name: dict[str, str] = {}
     tag_columns: list[tuple[str, str]] = []
@@ -363,43 +369,41 @@ def _expressions(types: dict[str, str]) -> tuple[list[str], str]:
             continue
         by_name.setdefault(canonical_name(col), col)
 
-    def text(target: str) -> str:
+    def value(target: str) -> str:
         col = by_name.get(target)
         if col is None:
             if target in _PRODUCT_MAP_KEYS and types.get(by_name.get("product", ""), "").startswith("MAP"):
-                return f"nullif(trim(CAST({_q(by_name['product'])}[{_lit(_PRODUCT_MAP_KEYS[target])}] AS VARCHAR)), '')"
+                return f"{_q(by_name['product'])}[{_lit(_PRODUCT_MAP_KEYS[target])}]"
             return "NULL::VARCHAR"
-        return f"nullif(trim(CAST({_q(col)} AS VARCHAR)), '')"
+        return _q(col)
 
-    items = []
+    source_items = [f"{value(t)} AS _src_{t}" for t in (*TS_COLUMNS, *NUM_COLUMNS)]
+    source_items += [f"{_text(value(t))} AS {t}" for t in TEXT_COLUMNS]
+    typed_items = []
     for target in TS_COLUMNS:
-        col, kind = by_name.get(target), types.get(by_name.get(target, ""), "")
-        if col and (kind.startswith("TIMESTAMP") or kind == "DATE"):
-            # Parquet: a zoned timestamp converts in the session's UTC; naive ones in CUR are UTC
-            typed = f"CAST({_q(col)} AS TIMESTAMP)"
-        else:
-            typed = to_utc_sql(text(target), "'UTC'")
-        items.append(f"{text(target)} AS {target}_text, {typed} AS {target}")
+        kind = types.get(by_name.get(target, ""), "")
+        # Parquet: a zoned timestamp converts in the session's UTC; naive ones in CUR are UTC
+        typed = (f"CAST(_src_{target} AS TIMESTAMP)" if kind.startswith("TIMESTAMP") or kind == "DATE"
+                 else to_utc_sql(_text(f"_src_{target}"), "'UTC'"))
+        typed_items.append(f"{typed} AS {target}")
     for target in NUM_COLUMNS:
-        col, kind = by_name.get(target), types.get(by_name.get(target, ""), "")
-        typed = f"CAST({_q(col)} AS DOUBLE)" if col and kind != "VARCHAR" else f"TRY_CAST({text(target)} AS DOUBLE)"
-        items.append(f"{text(target)} AS {target}_text, {typed} AS {target}")
-    for target in TEXT_COLUMNS:
-        items.append(f"{text(target)} AS {target}")
+        kind = types.get(by_name.get(target, ""), "VARCHAR")
+        typed = f"CAST(_src_{target} AS DOUBLE)" if kind != "VARCHAR" else f"TRY_CAST({_text(f'_src_{target}')} AS DOUBLE)"
+        typed_items.append(f"{typed} AS {target}")
 
     entry_type = "STRUCT(key VARCHAR, value VARCHAR)[]"
     if "resource_tags" in by_name:
         col, kind = _q(by_name["resource_tags"]), types[by_name["resource_tags"]]
         if kind.startswith("MAP"):
             entries = f"CAST(map_entries({col}) AS {entry_type})"
-            items.append("NULL::VARCHAR AS resource_tags_text")
+            source_items.append("NULL::VARCHAR AS resource_tags_text")
         else:  # CUR 2.0 as CSV: the map as JSON text
             entries = f"map_entries(TRY_CAST(TRY_CAST(nullif(trim({col}), '') AS JSON) AS MAP(VARCHAR, VARCHAR)))"
-            items.append(f"nullif(trim({col}), '') AS resource_tags_text")
+            source_items.append(f"nullif(trim({col}), '') AS resource_tags_text")
     else:
-        items.append("NULL::VARCHAR AS resource_tags_text")
+        source_items.append("NULL::VARCHAR AS resource_tags_text")
         entries = "[" + ", ".join(f"{{'key': {_lit(k)}, 'value': CAST({_q(c)} AS VARCHAR)}}" for k, c in tag_columns) + f"]::{entry_type}"
-    return items, entries
+    return source_items, typed_items, entries
 
 
 def _tag_entries_sql(entries: str) -> str:
@@ -410,58 +414,85 @@ def _tag_entries_sql(entries: str) -> str:
             "lambda e: e.value IS NOT NULL AND trim(e.value) <> ''))")
 
 
-_CHECKS = """CASE
-    WHEN line_item_usage_start_date_text IS NULL THEN 'line_item_usage_start_date missing'
-    WHEN line_item_usage_start_date IS NULL THEN 'unparseable line_item_usage_start_date: ' || line_item_usage_start_date_text
-    WHEN line_item_usage_end_date_text IS NOT NULL AND line_item_usage_end_date IS NULL
-        THEN 'unparseable line_item_usage_end_date: ' || line_item_usage_end_date_text
+def _t(target: str) -> str:
+    return _text(f"_src_{target}")
+
+
+# The delivered text is only turned into a string for rows that fail (CASE evaluates a branch only for
+# the rows that reach it): a good row costs a few NULL tests.
+_CHECKS = f"""CASE
+    WHEN line_item_usage_start_date IS NULL THEN coalesce('unparseable line_item_usage_start_date: '
+        || {_t('line_item_usage_start_date')}, 'line_item_usage_start_date missing')
+    WHEN line_item_usage_end_date IS NULL AND {_t('line_item_usage_end_date')} IS NOT NULL
+        THEN 'unparseable line_item_usage_end_date: ' || {_t('line_item_usage_end_date')}
     WHEN line_item_usage_end_date < line_item_usage_start_date THEN 'usage period ends before it starts'
-    WHEN bill_billing_period_start_date_text IS NOT NULL AND bill_billing_period_start_date IS NULL
-        THEN 'unparseable bill_billing_period_start_date: ' || bill_billing_period_start_date_text
-    WHEN line_item_unblended_cost_text IS NULL THEN 'line_item_unblended_cost missing'
-    WHEN line_item_unblended_cost IS NULL THEN 'line_item_unblended_cost is not a number: ' || line_item_unblended_cost_text
-    WHEN line_item_net_unblended_cost_text IS NOT NULL AND line_item_net_unblended_cost IS NULL
-        THEN 'line_item_net_unblended_cost is not a number: ' || line_item_net_unblended_cost_text
-    WHEN line_item_usage_amount_text IS NOT NULL AND line_item_usage_amount IS NULL
-        THEN 'line_item_usage_amount is not a number: ' || line_item_usage_amount_text
+    WHEN bill_billing_period_start_date IS NULL AND {_t('bill_billing_period_start_date')} IS NOT NULL
+        THEN 'unparseable bill_billing_period_start_date: ' || {_t('bill_billing_period_start_date')}
+    WHEN line_item_unblended_cost IS NULL THEN coalesce('line_item_unblended_cost is not a number: '
+        || {_t('line_item_unblended_cost')}, 'line_item_unblended_cost missing')
+    WHEN line_item_net_unblended_cost IS NULL AND {_t('line_item_net_unblended_cost')} IS NOT NULL
+        THEN 'line_item_net_unblended_cost is not a number: ' || {_t('line_item_net_unblended_cost')}
+    WHEN line_item_usage_amount IS NULL AND {_t('line_item_usage_amount')} IS NOT NULL
+        THEN 'line_item_usage_amount is not a number: ' || {_t('line_item_usage_amount')}
     WHEN resource_tags_text IS NOT NULL AND TRY_CAST(TRY_CAST(resource_tags_text AS JSON) AS MAP(VARCHAR, VARCHAR)) IS NULL
         THEN 'resource_tags is not a JSON object of strings'
 END"""
 
+_NO_REJECTS = ("SELECT NULL::BIGINT AS _source_line, NULL::VARCHAR AS reason, NULL::VARCHAR AS raw_record, "
+               "NULL::TIMESTAMP AS record_ts_utc WHERE false")
 
-def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
-    """Parse one CUR data file into (rows, rejects).
+#: The columns of a parsed CUR row (``stage_file``'s rows SELECT).
+ROW_COLUMNS = (*TS_COLUMNS, *NUM_COLUMNS, *TEXT_COLUMNS, "resource_tags", "_source_line")
 
-    ``rows`` has the raw table's CUR columns and ``_source_line`` (Parquet: the row's number; CSV: its
-    line, the header being line 1); ``rejects`` has ``REJECT_SCHEMA``. An empty file gives no rows.
-    Raises ``UnreadableFileError`` (naming ``lf.rel``) for a file DuckDB cannot read or one without
-    a usage start date and an unblended cost column.
+
+def stage_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | None, str]:
+    """Parse one CUR data file into the temp table ``cur_checked`` of ``con``; returns the SELECTs of
+    its rows (``ROW_COLUMNS``; None for an empty file) and of its rejects (``REJECT_SCHEMA``'s columns),
+    valid until the next file is staged.
+
+    ``_source_line`` is the row's number (Parquet) or its line, the header being line 1 (CSV). Parquet
+    is read in place, only the columns used. Raises ``UnreadableFileError`` (naming ``lf.rel``) for a
+    file DuckDB cannot read or one without a usage start date and an unblended cost column.
     """
-    read_data_file(con, lf)
-    types = {r[0]: r[1] for r in con.execute("DESCRIBE cur_src").fetchall()}
-    if set(types) == {"_source_line"}:  # an empty file: not even a header
-        return pa.table({}), REJECT_SCHEMA.empty_table()
-    missing = [c for c in REQUIRED if c not in {canonical_name(t) for t in types}]
-    if missing:
-        raise UnreadableFileError(lf.rel, "no column " + ", ".join(missing) + " (nor its legacy lineItem/... name)")
-    items, entries = _expressions(types)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE cur_norm AS
-        SELECT _source_line, {', '.join(items)}, {_tag_entries_sql(entries)} AS _tags FROM cur_src""")
-    # Keep the first of equal keys (a map needs unique keys), then one JSON object per row.
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE cur_checked AS
-        SELECT * EXCLUDE (_tags),
-               CAST(to_json(map_from_entries(list_filter(_tags, lambda e, i: i = 1 OR _tags[i - 1].key <> e.key))) AS VARCHAR) AS resource_tags,
-               {_CHECKS} AS reason
-        FROM cur_norm""")
-    cols = ", ".join([*TS_COLUMNS, *NUM_COLUMNS, *TEXT_COLUMNS, "resource_tags", "_source_line"])
-    rows = fetch_arrow(con, f"SELECT {cols} FROM cur_checked WHERE reason IS NULL ORDER BY _source_line")
-    shown = ", ".join(f"{_lit(c)}, {c}_text" for c in (*TS_COLUMNS, *NUM_COLUMNS)) + ", " + ", ".join(
+    if lf.path.name.lower().endswith(".parquet"):
+        source = (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _source_line "
+                  f"FROM read_parquet({_lit(str(lf.path))}, file_row_number = true))")
+        malformed = ""
+    else:
+        read_data_file(con, lf)  # CSV: temp tables cur_src (as text, with lines) and cur_bad
+        source = "cur_src"
+        malformed = "UNION ALL SELECT _source_line, reason, raw_record, NULL::TIMESTAMP FROM cur_bad"
+    try:
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        if set(types) == {"_source_line"}:  # an empty file: not even a header
+            return None, _NO_REJECTS
+        missing = [c for c in REQUIRED if c not in {canonical_name(t) for t in types}]
+        if missing:
+            raise UnreadableFileError(lf.rel, "no column " + ", ".join(missing) + " (nor its legacy lineItem/... name)")
+        source_items, typed_items, entries = _expressions(types)
+        # Keep the first of equal tag keys (a map needs unique keys), then one JSON object per row.
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cur_checked AS
+            SELECT *, {_CHECKS} AS reason FROM (
+                SELECT * EXCLUDE (_tags), {', '.join(typed_items)},
+                       CAST(to_json(map_from_entries(list_filter(_tags, lambda e, i: i = 1 OR _tags[i - 1].key <> e.key))) AS VARCHAR) AS resource_tags
+                FROM (SELECT _source_line, {', '.join(source_items)}, {_tag_entries_sql(entries)} AS _tags FROM {source}))""")
+    except duckdb.Error as exc:
+        raise UnreadableFileError(lf.rel, str(exc).strip().splitlines()[0]) from exc
+    rows = f"SELECT {', '.join(ROW_COLUMNS)} FROM cur_checked WHERE reason IS NULL"
+    shown = ", ".join(f"{_lit(c)}, {_t(c)}" for c in (*TS_COLUMNS, *NUM_COLUMNS)) + ", " + ", ".join(
         f"{_lit(c)}, {c}" for c in ("line_item_product_code", "line_item_usage_type", "line_item_resource_id"))
-    rejects = fetch_arrow(con, f"""
+    rejects = f"""
         SELECT _source_line, reason, CAST(json_object({shown}) AS VARCHAR) AS raw_record,
                line_item_usage_start_date AS record_ts_utc
         FROM cur_checked WHERE reason IS NOT NULL
-        UNION ALL
-        SELECT _source_line, reason, raw_record, NULL::TIMESTAMP FROM cur_bad
-        ORDER BY _source_line""")
+        {malformed}"""
+    return rows, rejects
+
+
+def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
+    """Parse one CUR data file into Arrow (rows, rejects), each in line order: ``stage_file``'s SELECTs.
+    An empty file gives no rows (a table without columns)."""
+    rows_sql, rejects_sql = stage_file(con, lf)
+    rows = fetch_arrow(con, f"{rows_sql} ORDER BY _source_line") if rows_sql else pa.table({})
+    rejects = fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line")
     return rows, rejects.cast(REJECT_SCHEMA)
