@@ -18,6 +18,8 @@ fails as unreadable, naming the line.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pyarrow as pa
 
@@ -85,7 +87,9 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     DuckDB: the ingestion inserts them from there. Raises UnreadableFileError for a whole-file problem."""
     if read_lines(con, lf) == 0:
         return None, None
-    first = con.execute("SELECT ln, line FROM lines WHERE trim(coalesce(line, '')) <> '' ORDER BY ln LIMIT 1").fetchone()
+    first_sql = "SELECT ln, line FROM lines WHERE {} trim(coalesce(line, '')) <> '' ORDER BY ln LIMIT 1"
+    first = (con.execute(first_sql.format("ln <= 64 AND")).fetchone()  # the header, nearly always
+             or con.execute(first_sql.format("")).fetchone())
     if first is None:
         return None, None
     first_fields = [f.strip() for f in first[1].split(",")]
@@ -101,11 +105,14 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     # A restarted logger prints the header again: such lines are skipped. Only lines starting with the
     # header's first field or `timestamp` can be a header, so only those are split and compared.
     header_fields = [f.lower() for f in first_fields] if has_header else []
+    # (An anchored regular expression rejects a data line at its first character.)
+    first_field = header_fields[0] if has_header else "timestamp"
     candidates = con.execute(
         "SELECT ln, lower(trim(split_part(line, ',', 1))) = 'timestamp', "
         "list_transform(string_split(line, ','), lambda x: lower(trim(x))) = $header_fields::VARCHAR[] "
-        "FROM lines WHERE ln > $header_ln AND lower(trim(split_part(line, ',', 1))) IN ('timestamp', $first) ORDER BY ln",
-        {"header_ln": header_ln, "header_fields": header_fields, "first": header_fields[0] if has_header else "timestamp"},
+        "FROM lines WHERE ln > $header_ln AND regexp_matches(line, $starts_like_header) ORDER BY ln",
+        {"header_ln": header_ln, "header_fields": header_fields,
+         "starts_like_header": "^\\s*(?i:timestamp|" + re.escape(first_field) + ")\\s*(,|$)"},
     ).fetchall()
     changed = next((ln for ln, is_timestamp, same in candidates if is_timestamp and not same), None)
     if changed:
