@@ -10,10 +10,13 @@
 {% macro default__iso_week_start(date_expr) -%}cast(date_trunc('week', {{ date_expr }}) as date){%- endmacro %}
 {% macro bigquery__iso_week_start(date_expr) -%}date_trunc({{ date_expr }}, isoweek){%- endmacro %}
 
+{#- Microseconds between two timestamps (an integer: sums of it are exact in any order) -#}
+{% macro microseconds_between(start_ts, end_ts) -%}{{ return(adapter.dispatch('microseconds_between', 'greenops')(start_ts, end_ts)) }}{%- endmacro %}
+{% macro default__microseconds_between(start_ts, end_ts) -%}(epoch_us({{ end_ts }}) - epoch_us({{ start_ts }})){%- endmacro %}
+{% macro bigquery__microseconds_between(start_ts, end_ts) -%}timestamp_diff({{ end_ts }}, {{ start_ts }}, microsecond){%- endmacro %}
+
 {#- Seconds between two timestamps, fractional -#}
-{% macro seconds_between(start_ts, end_ts) -%}{{ return(adapter.dispatch('seconds_between', 'greenops')(start_ts, end_ts)) }}{%- endmacro %}
-{% macro default__seconds_between(start_ts, end_ts) -%}(epoch_us({{ end_ts }}) - epoch_us({{ start_ts }})) / 1e6{%- endmacro %}
-{% macro bigquery__seconds_between(start_ts, end_ts) -%}timestamp_diff({{ end_ts }}, {{ start_ts }}, microsecond) / 1e6{%- endmacro %}
+{% macro seconds_between(start_ts, end_ts) -%}{{ microseconds_between(start_ts, end_ts) }} / 1e6{%- endmacro %}
 
 {#- x / y, NULL when y is zero or NULL -#}
 {% macro safe_divide(numerator, denominator) -%}{{ return(adapter.dispatch('safe_divide', 'greenops')(numerator, denominator)) }}{%- endmacro %}

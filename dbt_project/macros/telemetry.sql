@@ -64,16 +64,17 @@ intervals as (
     select
         *,
         cast(sample_ts_utc as date) as date_day,
-        {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} as interval_s,
+        {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} as interval_us,
+        -- the method as its code (see energy_method_label): cheaper to carry and compare than text
         case
             when energy_counter_mj is not null and prev_energy_counter_mj is not null
-                 and energy_counter_mj >= prev_energy_counter_mj then 'counter'
+                 and energy_counter_mj >= prev_energy_counter_mj then 1
             when energy_counter_mj is not null and prev_energy_counter_mj is not null
-                 and {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} then 'counter_reset_integrated'
+                 and {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} * 1000000 then 2
             when power_w is not null and prev_power_w is not null
-                 and {{ seconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} then 'integrated_power'
-            else 'not_integrated'
-        end as energy_method
+                 and {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} * 1000000 then 3
+            else 4
+        end as energy_method_code
     from samples
     where prev_ts_utc is not null
 )
@@ -87,14 +88,23 @@ select
     sample_ts_utc                                        as interval_end_utc,
     {{ dbt.date_trunc('hour', 'sample_ts_utc') }}        as hour_utc,
     date_day,
-    interval_s,
-    energy_method,
-    case energy_method
-        when 'counter' then {{ mj_to_kwh('energy_counter_mj - prev_energy_counter_mj') }}
-        when 'not_integrated' then 0
-        else {{ joules_to_kwh('(power_w + prev_power_w) / 2 * interval_s') }}
+    interval_us / 1e6                                    as interval_s,
+    interval_us,
+    energy_method_code,
+    {{ energy_method_label('energy_method_code') }}      as energy_method,
+    case energy_method_code
+        when 1 then {{ mj_to_kwh('energy_counter_mj - prev_energy_counter_mj') }}
+        when 4 then 0
+        else {{ joules_to_kwh('(power_w + prev_power_w) / 2 * interval_us / 1e6') }}
     end                                                  as gpu_energy_kwh,
-    case when energy_method = 'not_integrated' then interval_s else 0 end as gap_s
+    case when energy_method_code = 4 then interval_us / 1e6 else 0 end as gap_s,
+    case when energy_method_code = 4 then interval_us else 0 end as gap_us
 from intervals
 where {{ in_run_interval('date_day') }}
+{%- endmacro %}
+
+{#- The energy method's name for its code (1-4, in order of preference; see gpu_energy_intervals). -#}
+{% macro energy_method_label(code) -%}
+    case {{ code }} when 1 then 'counter' when 2 then 'counter_reset_integrated' when 3 then 'integrated_power'
+         when 4 then 'not_integrated' end
 {%- endmacro %}

@@ -284,10 +284,8 @@ def ingest_inference_logs(day: date, load_id: str | None = None, settings: Setti
     s = settings or get_settings()
     known = inventory.load(s.fleet_file).deployment_names()
 
-    def parse(con, lf):
-        return inference_logs.parse(con, lf, known)
-
-    stage = _staged(parse)
+    def stage(con, lf):
+        return inference_logs.stage(con, lf, known)
     return _ingest(REQUESTS, day, {".jsonl": stage, ".jsonl.gz": stage}, load_id or new_load_id(), s)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import datetime
 
@@ -56,3 +57,39 @@ def test_lines_and_reasons(landing):
         10: "cached_prompt_tokens above prompt_tokens",
         11: "not a JSON object",
     }
+
+
+def test_stage_keeps_rows_in_duckdb(landing):
+    """stage() returns SQL over temp tables (no Arrow); JSON that is not an object, or not JSON, is told
+    apart from an object missing fields, whitespace around an object included."""
+    path = landing / "inference_logs" / "date=2026-11-20" / "edge.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    lines = [
+        "  \t" + _line(request_id="a"),  # 1 leading whitespace: still an object
+        "null",  # 2
+        "3",  # 3
+        '"text"',  # 4
+        "{}",  # 5
+        _line(request_id="b") + "}",  # 6 trailing garbage
+        _line(request_id=None),  # 7 JSON null counts as missing
+        _line(request_id="c", timestamp="soon+01:00"),  # 8
+        _line(request_id="d", latency_ms=-1.0),  # 9
+        _line(request_id="e", prompt_tokens="7", cached_prompt_tokens=..., task_completed="false"),  # 10 numbers as text are accepted
+    ]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    con = new_connection()
+    rows_sql, rejects_sql = inference_logs.stage(con, describe(landing, path), ["chat"])
+    got = con.execute(f"SELECT _source_line, request_id, prompt_tokens, task_completed FROM ({rows_sql}) ORDER BY 1").fetchall()
+    assert got == [(1, "a", 1200, True), (10, "e", 7, False)]
+    assert dict(con.execute(f"SELECT _source_line, reason FROM ({rejects_sql})").fetchall()) == {
+        2: "not a JSON object",
+        3: "not a JSON object",
+        4: "not a JSON object",
+        5: "missing required field request_id",
+        6: "not a JSON object",
+        7: "missing required field request_id",
+        8: "unparseable timestamp: soon+01:00",
+        9: "negative latency",
+    }
+    record_ts = dict(con.execute(f"SELECT _source_line, record_ts_utc FROM ({rejects_sql})").fetchall())
+    assert record_ts[9] == datetime(2026, 11, 20, 10, 30, 0, 250000) and record_ts[2] is None

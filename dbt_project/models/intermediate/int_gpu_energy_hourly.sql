@@ -13,12 +13,12 @@ with energy as (
         date_day,
         {{ stable_sum('gpu_energy_kwh') }}                      as gpu_energy_kwh,
         count(*)                                                as intervals,
-        {{ stable_sum('interval_s - gap_s') }}                  as measured_s,
-        {{ stable_sum('gap_s') }}                               as gap_s,
+        sum(interval_us - gap_us) / 1e6                         as measured_s,  -- integers: exact in any order
+        sum(gap_us) / 1e6                                       as gap_s,
         -- a repeated sample (same GPU and time) makes an interval of 0 s; the ingestion keeps one copy
-        sum(case when interval_s = 0 then 1 else 0 end)         as duplicate_samples,
+        sum(case when interval_us = 0 then 1 else 0 end)        as duplicate_samples,
         case
-            when min(energy_method) = max(energy_method) then min(energy_method)
+            when min(energy_method_code) = max(energy_method_code) then {{ energy_method_label('min(energy_method_code)') }}
             else 'mixed'
         end                                                     as energy_method
     from (

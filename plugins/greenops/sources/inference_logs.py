@@ -18,48 +18,60 @@ import pyarrow as pa
 from greenops.sources.common import fetch_arrow, LandingFile, read_lines
 
 REQUIRED = ["request_id", "timestamp", "deployment", "model", "project", "prompt_tokens", "completion_tokens", "status"]
+#: The fields read from each line, in the order of the one list extraction (``f[1]`` is ``request_id``).
+FIELDS = REQUIRED + ["latency_ms", "cached_prompt_tokens", "task_id", "task_completed"]
+_OFFSET = "'(Z|[+-]\\d\\d:?\\d\\d)$'"
 
 
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, known_deployments: list[str]) -> tuple[pa.Table, pa.Table]:
+    """One file's requests and rejects as Arrow tables (see ``stage``), both in line order."""
+    rows_sql, rejects_sql = stage(con, lf, known_deployments)
+    return (fetch_arrow(con, f"SELECT * FROM ({rows_sql}) ORDER BY _source_line"),
+            fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line"))
+
+
+def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, known_deployments: list[str]) -> tuple[str, str]:
+    """Check one file into a temp table of ``con``; returns the SELECTs of its requests and its rejects
+    (valid until the next file is staged). Raises UnreadableFileError for a file that is not UTF-8 text."""
     read_lines(con, lf)
     con.execute("CREATE OR REPLACE TEMP TABLE known_deployments AS SELECT unnest(?::VARCHAR[]) AS deployment", [known_deployments])
-    missing_checks = "\n".join(
-        f"WHEN j->>'$.{f}' IS NULL THEN 'missing required field {f}'" for f in REQUIRED
-    )
+    # Each line's JSON is parsed once: one extraction of all the fields (a list of paths). try() turns
+    # text that is not JSON into NULL; valid JSON that is not an object (an array, a number) yields a
+    # list of NULLs, so an object is told by its first character.
+    paths = ", ".join(f"'$.{f}'" for f in FIELDS)
+    field = {f: f"f[{i}]" for i, f in enumerate(FIELDS, start=1)}
+    missing_checks = "\n".join(f"WHEN {field[f]} IS NULL THEN 'missing required field {f}'" for f in REQUIRED)
 
     def token(f: str) -> str:
-        return f"try_cast(j->>'$.{f}' AS BIGINT)"
+        return f"try_cast({field[f]} AS BIGINT)"
 
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE req AS
-        WITH j AS (
-            SELECT ln, line, CASE WHEN json_valid(line) AND json_type(line::JSON) = 'OBJECT' THEN line::JSON END AS j
-            FROM lines WHERE trim(coalesce(line, '')) <> ''
-        )
-        SELECT ln AS _source_line, line AS raw_record,
-               j->>'$.request_id' AS request_id,
-               j->>'$.timestamp' AS ts_text,
-               CASE WHEN regexp_matches(coalesce(j->>'$.timestamp', ''), '(Z|[+-]\\d\\d:?\\d\\d)$')
-                    THEN try_cast(j->>'$.timestamp' AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END AS request_ts_utc,
-               try_cast(j->>'$.latency_ms' AS DOUBLE) AS latency_ms,
-               j->>'$.deployment' AS deployment, j->>'$.model' AS model, j->>'$.project' AS project,
-               {token('prompt_tokens')} AS prompt_tokens,
-               {token('completion_tokens')} AS completion_tokens,
-               coalesce({token('cached_prompt_tokens')}, 0) AS cached_prompt_tokens,
-               j->>'$.status' AS status, j->>'$.task_id' AS task_id,
-               try_cast(j->>'$.task_completed' AS BOOLEAN) AS task_completed,
-               j
-        FROM j
-        """
-    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE req_checked AS
-        SELECT r.* EXCLUDE (j), CASE
-            WHEN j IS NULL THEN 'not a JSON object'
+        WITH parsed AS (
+            SELECT ln, CASE WHEN starts_with(ltrim(line, e' \\t\\r\\n'), '{{') THEN try(json_extract_string(line, [{paths}])) END AS f
+            FROM lines WHERE trim(coalesce(line, '')) <> ''
+        ),
+        r AS (
+            SELECT ln AS _source_line,
+                   {field['request_id']} AS request_id,
+                   {field['timestamp']} AS ts_text,
+                   CASE WHEN regexp_matches(coalesce({field['timestamp']}, ''), {_OFFSET})
+                        THEN try_cast({field['timestamp']} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END AS request_ts_utc,
+                   try_cast({field['latency_ms']} AS DOUBLE) AS latency_ms,
+                   {field['deployment']} AS deployment, {field['model']} AS model, {field['project']} AS project,
+                   {token('prompt_tokens')} AS prompt_tokens,
+                   {token('completion_tokens')} AS completion_tokens,
+                   coalesce({token('cached_prompt_tokens')}, 0) AS cached_prompt_tokens,
+                   {field['status']} AS status, {field['task_id']} AS task_id,
+                   try_cast({field['task_completed']} AS BOOLEAN) AS task_completed,
+                   f
+            FROM parsed
+        )
+        SELECT r.* EXCLUDE (f), CASE
+            WHEN f IS NULL THEN 'not a JSON object'
             {missing_checks}
-            WHEN request_ts_utc IS NULL AND NOT regexp_matches(ts_text, '(Z|[+-]\\d\\d:?\\d\\d)$')
+            WHEN request_ts_utc IS NULL AND NOT regexp_matches(ts_text, {_OFFSET})
                 THEN 'timestamp has no UTC offset: ' || ts_text
             WHEN request_ts_utc IS NULL THEN 'unparseable timestamp: ' || ts_text
             WHEN prompt_tokens IS NULL OR completion_tokens IS NULL THEN 'token counts are not integers'
@@ -69,9 +81,11 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, known_deployments: li
             WHEN r.deployment NOT IN (SELECT deployment FROM known_deployments)
                 THEN 'unknown deployment ' || r.deployment || ' (not in the fleet inventory)'
         END AS reason
-        FROM req r
+        FROM r
         """
     )
-    rows = fetch_arrow(con, "SELECT * EXCLUDE (reason, raw_record, ts_text) FROM req_checked WHERE reason IS NULL ORDER BY _source_line")
-    rejects = fetch_arrow(con, "SELECT _source_line, reason, raw_record, request_ts_utc AS record_ts_utc FROM req_checked WHERE reason IS NOT NULL ORDER BY _source_line")
+    rows = "SELECT * EXCLUDE (reason, ts_text) FROM req_checked WHERE reason IS NULL"
+    # the line's text is read back for the rejects only: good rows never copy it (time and memory)
+    rejects = """SELECT _source_line, reason, l.line AS raw_record, request_ts_utc AS record_ts_utc
+                 FROM req_checked JOIN lines l ON l.ln = _source_line WHERE reason IS NOT NULL"""
     return rows, rejects
