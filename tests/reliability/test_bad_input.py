@@ -116,6 +116,11 @@ CASES = [
          unreadable="header lacks power.draw"),
     Case("missing-zone-column", "grid", {GRID + "DE.csv": "hour_utc,gco2e_per_kwh_location\n2026-11-10T10:00:00Z,300\n"},
          unreadable="header lacks zone"),
+    # a value that fails only while the rows are written (the parser reads Parquet in place): still names the file
+    Case("parquet-gpu-index-out-of-range", "telemetry",
+         {SMI + "nvml.parquet": lambda p: pq.write_table(pa.table({"sample_ts_utc": pa.array([datetime(2026, 11, 10, 10)], pa.timestamp("us")),
+                                                                   "gpu_index": pa.array([2**40], pa.int64()), "power_w": [250.0]}), p)},
+         unreadable="out of range"),
     Case("missing-parquet-column", "telemetry", {SMI + "nvml.parquet": lambda p: pq.write_table(pa.table({"sample_ts_utc": [datetime(2026, 11, 10)]}), p)},
          unreadable="lacks column(s) gpu_index, power_w"),
     Case("missing-field-jsonl", "requests", {LOGS + "r.jsonl": req(deployment=None) + "\n" + req("r2") + "\n"},

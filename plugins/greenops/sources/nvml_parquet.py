@@ -25,6 +25,10 @@ _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
 _INTEGER_TYPES = _NUMBER_TYPES[:9]
 
 
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _type_problem(column: str, type_: str) -> str | None:
     base = type_.split("(")[0].upper()
     if column == "sample_ts_utc" and not base.startswith("TIMESTAMP"):
@@ -57,11 +61,14 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
         raise UnreadableFileError(lf.rel, "; ".join(problems))
     energy = "energy_counter_mj" if "energy_counter_mj" in types else "NULL::DOUBLE"
     limit = "power_limit_w" if "power_limit_w" in types else "NULL::DOUBLE"
+    # A view, not a copy: the ingestion reads the file straight into the warehouse (errors met while
+    # reading it there name the file too: ingest._stage_file)
+    host = _text(lf.host) if lf.host is not None else "NULL"
     try:
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE pq_checked AS
-            SELECT * {"EXCLUDE (host), coalesce($host, host) AS host" if "host" in types else ", $host AS host"},
+            CREATE OR REPLACE TEMP VIEW pq_checked AS
+            SELECT * {f"EXCLUDE (host), coalesce({host}, host) AS host" if "host" in types else f", {host} AS host"},
                    {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}CASE
                 WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
                 WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
@@ -72,9 +79,8 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
                 WHEN {energy} < 0 THEN 'negative energy counter'
             END AS reason
             FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _source_line
-                  FROM read_parquet($path, file_row_number = true))
-            """,
-            {"path": str(lf.path), "host": lf.host},
+                  FROM read_parquet({_text(str(lf.path))}, file_row_number = true))
+            """
         )
     except duckdb.Error as exc:
         raise UnreadableFileError(lf.rel, str(exc).splitlines()[0]) from exc
