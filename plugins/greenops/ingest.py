@@ -29,7 +29,7 @@ import pyarrow as pa
 from greenops import raw_tables as rt
 from greenops.settings import Settings, get_settings
 from greenops.sources import dcgm, grid_intensity, inference_logs, inventory, nvidia_smi, nvml_parquet
-from greenops.sources.common import LandingFile, UnreadableFileError, files_for_day, new_connection
+from greenops.sources.common import LandingFile, UnreadableFileError, files_for_day, new_connection, sql_text
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite, get_warehouse, replace_partitions_from
 from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 
@@ -84,10 +84,6 @@ def _staged(parser: Parser) -> Stager:
     return stage
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def raw_column_types(con: duckdb.DuckDBPyConnection, table: rt.RawTable) -> dict[str, str]:
     """A raw table's columns and their DuckDB types, in order."""
     con.register("raw_template", rt.empty(table))
@@ -121,8 +117,8 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
     with tempfile.TemporaryDirectory(prefix="greenops-ingest-") as spill:
         con = new_connection()
         try:
-            con.execute(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
-            con.execute(f"SET temp_directory = {_literal(spill)}")
+            con.execute(f"SET memory_limit = {sql_text(INGEST_MEMORY_LIMIT)}")
+            con.execute(f"SET temp_directory = {sql_text(spill)}")
             types = raw_column_types(con, table)
             con.execute("""CREATE TEMP TABLE day_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR,
                                                          partition_date DATE, _source_file VARCHAR)""")
@@ -133,7 +129,7 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
                 else:
                     target = f"{catalog}{RAW_SCHEMA}.{table.name}"
                     con.execute(f"DELETE FROM {target} WHERE {part} = ?", [day])
-                day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {_literal(day.isoformat())}"
+                day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {sql_text(day.isoformat())}"
                 lineage = {"load_id": load_id, "loaded_at": loaded_at, "day": day}
                 for lf in files:
                     if lf.is_empty:
@@ -167,11 +163,11 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
                         con.execute(f"""DELETE FROM {target} t USING ({later}) c WHERE t.{part} = ?
                                         AND t._source_file = c._source_file AND t._source_line = c._source_line""", [day])
                 quarantine_sql = f"""
-                    SELECT {_literal(table.name)} AS source, partition_date, reason, raw_record, _source_file, _source_line,
-                           {_literal(load_id)} AS _load_id, TIMESTAMP {_literal(str(loaded_at))} AS _loaded_at
+                    SELECT {sql_text(table.name)} AS source, partition_date, reason, raw_record, _source_file, _source_line,
+                           {sql_text(load_id)} AS _load_id, TIMESTAMP {sql_text(str(loaded_at))} AS _loaded_at
                     FROM day_rejects
                     UNION ALL
-                    SELECT {_literal(table.name)}, CAST({ts} AS DATE), {_literal(source.duplicate_reason)},
+                    SELECT {sql_text(table.name)}, CAST({ts} AS DATE), {sql_text(source.duplicate_reason)},
                            'duplicate of ' || first_value(_source_file || ':' || _source_line) OVER (PARTITION BY {key} ORDER BY _copy),
                            _source_file, _source_line, _load_id, _loaded_at
                     FROM copies QUALIFY _copy > 1
@@ -230,7 +226,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
         if lf.file_date is None and rows_sql is not None:
             fallback = con.execute(f"SELECT CAST(min({ts}) AS DATE) FROM ({rows_sql})").fetchall()[0][0] or fallback
         near = ("true" if lf.file_date is None
-                else f"abs(date_diff('day', DATE {_literal(lf.file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {FILE_DATE_TOLERANCE_DAYS}")
+                else f"abs(date_diff('day', DATE {sql_text(lf.file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {FILE_DATE_TOLERANCE_DAYS}")
         con.execute(f"""
             INSERT INTO day_rejects
             SELECT * FROM (

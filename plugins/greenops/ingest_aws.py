@@ -33,7 +33,7 @@ from greenops.ingest import (  # one convention for every source
 from greenops.settings import Settings, get_settings
 from greenops.sources import aws_carbon, aws_cost_explorer as ce, aws_cur
 from greenops.sources.aws_cur import ObjectStore, StoredObject
-from greenops.sources.common import REJECT_SCHEMA, LandingFile, new_connection
+from greenops.sources.common import LandingFile, REJECT_SCHEMA, new_connection, sql_text
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite, Warehouse, get_warehouse
 from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 
@@ -50,10 +50,6 @@ def _constant(table: pa.Table, name: str, value, type_: pa.DataType) -> pa.Table
 def _lineage(table: pa.Table, load_id: str, loaded_at: datetime) -> pa.Table:
     table = _constant(table, "_load_id", load_id, pa.string())
     return _constant(table, "_loaded_at", loaded_at, pa.timestamp("us"))
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _first_day(period: str) -> date:
@@ -181,8 +177,8 @@ def _load_cur_period(warehouse, store: ObjectStore, objects: list[StoredObject],
         downloads, spill = Path(tmp, "files"), Path(tmp, "spill")
         downloads.mkdir()
         # beyond the limit DuckDB spills to disk: a month of 5 million line items loads in bounded memory
-        con.execute(f"SET memory_limit = {_sql_text(INGEST_MEMORY_LIMIT)}")
-        con.execute(f"SET temp_directory = {_sql_text(str(spill))}")
+        con.execute(f"SET memory_limit = {sql_text(INGEST_MEMORY_LIMIT)}")
+        con.execute(f"SET temp_directory = {sql_text(str(spill))}")
         types = raw_column_types(con, table)
         params = {"load_id": load_id, "loaded_at": loaded_at, **constants}
         columns = conformed_columns(types, aws_cur.ROW_COLUMNS, {c: f"${c}::{types[c]}" for c in constants})
@@ -212,8 +208,8 @@ def _load_cur_period(warehouse, store: ObjectStore, objects: list[StoredObject],
             n_rows = con.execute(f"SELECT count(*) FROM {target} WHERE {table.partition_column} = ?", [period]).fetchone()[0]
             n_rejects = con.execute("SELECT count(*) FROM period_rejects").fetchone()[0]
             quarantine = SelectPartitionWrite(rt.QUARANTINE, f"""
-                SELECT {_sql_text(table.name)} AS source, DATE '{first}' AS partition_date, reason, raw_record, _source_file,
-                       _source_line, {_sql_text(load_id)} AS _load_id, TIMESTAMP '{loaded_at}' AS _loaded_at
+                SELECT {sql_text(table.name)} AS source, DATE '{first}' AS partition_date, reason, raw_record, _source_file,
+                       _source_line, {sql_text(load_id)} AS _load_id, TIMESTAMP '{loaded_at}' AS _loaded_at
                 FROM period_rejects ORDER BY _source_file, _source_line""", (first,), {"source": table.name})
             load = pa.table({"source": [table.name], "period": [period], **{k: [v] for k, v in record.items()},
                              "rows_loaded": [n_rows], "rows_quarantined": [n_rejects], "_source_line": [None]})

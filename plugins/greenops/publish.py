@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import uuid
-from pathlib import Path
 
 from greenops.settings import Settings, get_settings
 import duckdb

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.aws_cur import ObjectStore, StoredObject, make_store, read_data_file
-from greenops.sources.common import REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, to_utc_sql
+from greenops.sources.common import LandingFile, REJECT_SCHEMA, UnreadableFileError, fetch_arrow, sql_identifier, to_utc_sql
 
 LANDING_SUBDIR = "aws_carbon"
 _PARTITION = re.compile(r"(?:^|/)model_version=(?P<model>[^/]+)/usage_period=(?P<period>\d{4}-\d{2})/(?P<name>[^/]+)$")
@@ -61,10 +61,6 @@ def find_periods(objects: list[StoredObject]) -> dict[str, list[tuple[str, Store
     return dict(sorted(periods.items()))
 
 
-def _q(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
 def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile, usage_period: str, model_version: str) -> tuple[pa.Table, pa.Table]:
     """Parse one carbon export file into (rows, rejects); ``usage_period`` and ``model_version`` come
     from its folders (the file's own ``model_version`` column wins when present)."""
@@ -80,7 +76,7 @@ def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile, usage_period: st
 
     def text(ours: str) -> str:
         col = found[ours]
-        return f"nullif(trim(CAST({_q(col)} AS VARCHAR)), '')" if col else "NULL::VARCHAR"
+        return f"nullif(trim(CAST({sql_identifier(col)} AS VARCHAR)), '')" if col else "NULL::VARCHAR"
 
     def day(ours: str) -> str:
         return "CAST(" + to_utc_sql(text(ours), "'UTC'") + " AS DATE)"

@@ -35,7 +35,7 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, to_utc_sql
+from greenops.sources.common import LandingFile, REJECT_SCHEMA, UnreadableFileError, fetch_arrow, sql_identifier, sql_text, to_utc_sql
 
 log = logging.getLogger(__name__)
 
@@ -276,14 +276,6 @@ def tag_key(column: str) -> str | None:
     return None
 
 
-def _q(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _csv_header(lf: LandingFile) -> list[str]:
     opener = gzip.open if lf.path.name.endswith(".gz") else open
     try:
@@ -319,7 +311,7 @@ def read_data_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> None:
         if not header:
             con.execute("CREATE OR REPLACE TEMP TABLE cur_src AS SELECT NULL::BIGINT AS _source_line WHERE false")
             return
-        columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in header) + "}"
+        columns = "{" + ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in header) + "}"
         for t in ("cur_rejects", "cur_reject_scans"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         # Short rows are padded with NULLs (legacy CUR drops trailing empty columns); rows that still
@@ -373,9 +365,9 @@ def _expressions(types: dict[str, str]) -> tuple[list[str], list[str], str]:
         col = by_name.get(target)
         if col is None:
             if target in _PRODUCT_MAP_KEYS and types.get(by_name.get("product", ""), "").startswith("MAP"):
-                return f"{_q(by_name['product'])}[{_lit(_PRODUCT_MAP_KEYS[target])}]"
+                return f"{sql_identifier(by_name['product'])}[{sql_text(_PRODUCT_MAP_KEYS[target])}]"
             return "NULL::VARCHAR"
-        return _q(col)
+        return sql_identifier(col)
 
     source_items = [f"{value(t)} AS _src_{t}" for t in (*TS_COLUMNS, *NUM_COLUMNS)]
     source_items += [f"{_text(value(t))} AS {t}" for t in TEXT_COLUMNS]
@@ -393,7 +385,7 @@ def _expressions(types: dict[str, str]) -> tuple[list[str], list[str], str]:
 
     entry_type = "STRUCT(key VARCHAR, value VARCHAR)[]"
     if "resource_tags" in by_name:
-        col, kind = _q(by_name["resource_tags"]), types[by_name["resource_tags"]]
+        col, kind = sql_identifier(by_name["resource_tags"]), types[by_name["resource_tags"]]
         if kind.startswith("MAP"):
             entries = f"CAST(map_entries({col}) AS {entry_type})"
             source_items.append("NULL::VARCHAR AS resource_tags_text")
@@ -402,7 +394,7 @@ def _expressions(types: dict[str, str]) -> tuple[list[str], list[str], str]:
             source_items.append(f"nullif(trim({col}), '') AS resource_tags_text")
     else:
         source_items.append("NULL::VARCHAR AS resource_tags_text")
-        entries = "[" + ", ".join(f"{{'key': {_lit(k)}, 'value': CAST({_q(c)} AS VARCHAR)}}" for k, c in tag_columns) + f"]::{entry_type}"
+        entries = "[" + ", ".join(f"{{'key': {sql_text(k)}, 'value': CAST({sql_identifier(c)} AS VARCHAR)}}" for k, c in tag_columns) + f"]::{entry_type}"
     return source_items, typed_items, entries
 
 
@@ -456,7 +448,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | N
     """
     if lf.path.name.lower().endswith(".parquet"):
         source = (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _source_line "
-                  f"FROM read_parquet({_lit(str(lf.path))}, file_row_number = true))")
+                  f"FROM read_parquet({sql_text(str(lf.path))}, file_row_number = true))")
         malformed = ""
     else:
         read_data_file(con, lf)  # CSV: temp tables cur_src (as text, with lines) and cur_bad
@@ -479,8 +471,8 @@ def stage_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | N
     except duckdb.Error as exc:
         raise UnreadableFileError(lf.rel, str(exc).strip().splitlines()[0]) from exc
     rows = f"SELECT {', '.join(ROW_COLUMNS)} FROM cur_checked WHERE reason IS NULL"
-    shown = ", ".join(f"{_lit(c)}, {_t(c)}" for c in (*TS_COLUMNS, *NUM_COLUMNS)) + ", " + ", ".join(
-        f"{_lit(c)}, {c}" for c in ("line_item_product_code", "line_item_usage_type", "line_item_resource_id"))
+    shown = ", ".join(f"{sql_text(c)}, {_t(c)}" for c in (*TS_COLUMNS, *NUM_COLUMNS)) + ", " + ", ".join(
+        f"{sql_text(c)}, {c}" for c in ("line_item_product_code", "line_item_usage_type", "line_item_resource_id"))
     rejects = f"""
         SELECT _source_line, reason, CAST(json_object({shown}) AS VARCHAR) AS raw_record,
                line_item_usage_start_date AS record_ts_utc

@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.aws_cur import read_data_file
-from greenops.sources.common import REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow
+from greenops.sources.common import LandingFile, REJECT_SCHEMA, UnreadableFileError, fetch_arrow, sql_identifier, sql_text
 
 #: raw column -> accepted source names (lower case; the first one present wins).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -73,14 +73,6 @@ TEXT_COLUMNS = tuple(c for c in ALIASES if c not in DATE_COLUMNS + NUMBER_COLUMN
 REQUIRED = {"usage_date": "Date (or UsageDateTime)", "cost_billing_currency": "Cost (or CostInBillingCurrency, PreTaxCost)"}
 #: The raw columns ``normalise`` returns (with ``_source_line`` and the pass-through columns).
 OUTPUT_COLUMNS = (*DATE_COLUMNS, *TEXT_COLUMNS, "vm_size", *NUMBER_COLUMNS, "tags", "additional_info")
-
-
-def _q(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def resolve_columns(columns: list[str]) -> dict[str, str]:
@@ -127,11 +119,11 @@ def normalise(con: duckdb.DuckDBPyConnection, source: str, passthrough: tuple[st
         raise ValueError("no column " + " and no column ".join(missing))
 
     def text(target: str) -> str:
-        return f"nullif(trim(CAST({_q(src[target])} AS VARCHAR)), '')" if target in src else "NULL::VARCHAR"
+        return f"nullif(trim(CAST({sql_identifier(src[target])} AS VARCHAR)), '')" if target in src else "NULL::VARCHAR"
 
     items = [f"{text(c)} AS {c}_text" for c in (*DATE_COLUMNS, *NUMBER_COLUMNS, "tags")]
     items += [f"{text(c)} AS {c}" for c in (*TEXT_COLUMNS, "additional_info")]
-    items += [f"{_q(c)}" for c in ("_source_line", *passthrough)]
+    items += [f"{sql_identifier(c)}" for c in ("_source_line", *passthrough)]
     con.execute(f"CREATE OR REPLACE TEMP TABLE az_text AS SELECT {', '.join(items)} FROM {source}")
 
     typed = [f"{date_sql(c + '_text')} AS {c}" for c in DATE_COLUMNS]
@@ -162,11 +154,11 @@ def normalise(con: duckdb.DuckDBPyConnection, source: str, passthrough: tuple[st
         CASE {' '.join(checks)} END AS reason
         FROM az_typed""")
     out = [*DATE_COLUMNS, *TEXT_COLUMNS, "vm_size", *(f"{c}_num AS {c}" for c in NUMBER_COLUMNS if c != "cost_usd"),
-           "cost_usd", "tags", "additional_info", "_source_line", *(_q(c) for c in passthrough)]
+           "cost_usd", "tags", "additional_info", "_source_line", *(sql_identifier(c) for c in passthrough)]
     rows = fetch_arrow(con, f"SELECT {', '.join(out)} FROM az_checked WHERE reason IS NULL ORDER BY _source_line")
-    shown = ", ".join(f"{_lit(c)}, {c}_text" for c in (*DATE_COLUMNS, "cost_billing_currency", "cost_usd", "quantity", "tags"))
-    shown += ", " + ", ".join(f"{_lit(c)}, {c}" for c in ("billing_currency", "subscription_id", "resource_id", "meter_name"))
-    extra = "".join(f", {_q(c)}" for c in passthrough)
+    shown = ", ".join(f"{sql_text(c)}, {c}_text" for c in (*DATE_COLUMNS, "cost_billing_currency", "cost_usd", "quantity", "tags"))
+    shown += ", " + ", ".join(f"{sql_text(c)}, {c}" for c in ("billing_currency", "subscription_id", "resource_id", "meter_name"))
+    extra = "".join(f", {sql_identifier(c)}" for c in passthrough)
     rejects = fetch_arrow(con, f"""SELECT _source_line, reason, CAST(json_object({shown}) AS VARCHAR) AS raw_record,
         CAST(usage_date AS TIMESTAMP) AS record_ts_utc{extra}
         FROM az_checked WHERE reason IS NOT NULL ORDER BY _source_line""")

@@ -32,6 +32,16 @@ REJECT_SCHEMA = pa.schema(
 )
 
 
+def sql_text(value: str) -> str:
+    """A SQL string literal (for DuckDB statements that take no parameters: views, ATTACH)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """A quoted SQL identifier (a source's column name as delivered)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 class UnreadableFileError(RuntimeError):
     """A file that cannot be read at all. The message always names the file."""
 

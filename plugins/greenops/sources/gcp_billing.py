@@ -17,7 +17,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, to_utc_sql
+from greenops.sources.common import LandingFile, REJECT_SCHEMA, UnreadableFileError, fetch_arrow, sql_identifier, to_utc_sql
 from greenops.sources.gcp_export import Column, credits_json, labels_json, map_distinct, pick_columns, read_export_file
 
 LANDING_SUBDIR = "gcp_billing"
@@ -56,10 +56,6 @@ COLUMNS = [
 ]
 REQUIRED = ("usage_start_time", "cost")
 OUTPUT = ["invoice_month", "usage_date", *[c.name for c in COLUMNS if c.name != "invoice_month_text"], "credits_amount", "_source_line"]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
@@ -102,7 +98,7 @@ def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Tabl
 
     def text(name: str) -> str:
         col = found[name]
-        return f"nullif(trim(CAST({_q(col)} AS VARCHAR)), '')" if col else "NULL::VARCHAR"
+        return f"nullif(trim(CAST({sql_identifier(col)} AS VARCHAR)), '')" if col else "NULL::VARCHAR"
 
     items = []
     for c in COLUMNS:
@@ -115,7 +111,7 @@ def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Tabl
             items.append(f"{text(c.name)} AS {c.name}_text, TRY_CAST({text(c.name)} AS DOUBLE) AS {c.name}")
         elif c.kind == "timestamp":
             if col and pa.types.is_timestamp(types[col]):
-                typed = f"CAST({_q(col)} AS TIMESTAMP)"  # zoned Parquet timestamps convert in the session's UTC
+                typed = f"CAST({sql_identifier(col)} AS TIMESTAMP)"  # zoned Parquet timestamps convert in the session's UTC
             else:
                 typed = to_utc_sql(f"regexp_replace({text(c.name)}, '\\s*UTC$', 'Z')", "'UTC'")
             items.append(f"{text(c.name)} AS {c.name}_text, {typed} AS {c.name}")
@@ -174,7 +170,7 @@ def bigquery_select(export_table: str, available: set[str] | None = None) -> str
     items += ["coalesce((select sum(c.amount) from unnest(t.credits) c), 0) as credits_amount",
               f"'bigquery:{export_table}' as _source_file", "row_number() over () as _source_line",
               "@load_id as _load_id", "current_timestamp() as _loaded_at"]
-    return (f"select\n  " + ",\n  ".join(items) + f"\nfrom `{export_table}` t\n"
+    return ("select\n  " + ",\n  ".join(items) + f"\nfrom `{export_table}` t\n"
             f"where {_INVOICE_MONTH_SQL} in unnest(@periods)")
 
 

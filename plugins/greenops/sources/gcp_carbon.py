@@ -20,7 +20,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow
+from greenops.sources.common import LandingFile, REJECT_SCHEMA, UnreadableFileError, fetch_arrow, sql_identifier
 from greenops.sources.gcp_export import Column, column_key, pick_columns, read_export_file
 
 LANDING_SUBDIR = "gcp_carbon"
@@ -46,10 +46,6 @@ EMISSIONS = [c.name for c in COLUMNS if c.kind == "float"]
 OUTPUT = ["usage_month", *[c.name for c in COLUMNS], "_source_line"]
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
     """Parse one Carbon Footprint export file into (rows, rejects).
 
@@ -69,7 +65,7 @@ def parse_file(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Tabl
 
     def text(name: str) -> str:
         col = found[name]
-        return f"nullif(trim(CAST({_q(col)} AS VARCHAR)), '')" if col else "NULL::VARCHAR"
+        return f"nullif(trim(CAST({sql_identifier(col)} AS VARCHAR)), '')" if col else "NULL::VARCHAR"
 
     month = text("usage_month_start")
     items = [f"{month} AS usage_month_text",
@@ -121,7 +117,7 @@ def bigquery_select(export_table: str, available: set[str] | None = None) -> str
     items += [f"{c.bigquery_sql(available=available)} as {c.name}" for c in COLUMNS]
     items += [f"'bigquery:{export_table}' as _source_file", "cast(null as int64) as _source_line",
               "@load_id as _load_id", "current_timestamp() as _loaded_at"]
-    return (f"select\n  " + ",\n  ".join(items) + f"\nfrom `{export_table}` t\n"
+    return ("select\n  " + ",\n  ".join(items) + f"\nfrom `{export_table}` t\n"
             "where format_date('%Y-%m', t.usage_month) in unnest(@periods)")
 
 

@@ -16,17 +16,13 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.common import (
-    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow,
+    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, sql_text,
 )
 
 REQUIRED = ("sample_ts_utc", "gpu_index", "power_w")
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
                  "FLOAT", "DOUBLE", "DECIMAL")
 _INTEGER_TYPES = _NUMBER_TYPES[:9]
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _type_problem(column: str, type_: str) -> str | None:
@@ -63,7 +59,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
     limit = "power_limit_w" if "power_limit_w" in types else "NULL::DOUBLE"
     # A view, not a copy: the ingestion reads the file straight into the warehouse (errors met while
     # reading it there name the file too: ingest._stage_file)
-    host = _text(lf.host) if lf.host is not None else "NULL"
+    host = sql_text(lf.host) if lf.host is not None else "NULL"
     try:
         con.execute(
             f"""
@@ -79,7 +75,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
                 WHEN {energy} < 0 THEN 'negative energy counter'
             END AS reason
             FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _source_line
-                  FROM read_parquet({_text(str(lf.path))}, file_row_number = true))
+                  FROM read_parquet({sql_text(str(lf.path))}, file_row_number = true))
             """
         )
     except duckdb.Error as exc:

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops.raw_tables import ALL_TABLES, RawTable, empty
-from greenops.sources.common import fetch_arrow
+from greenops.sources.common import fetch_arrow, sql_text
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,7 @@ class DuckDBWarehouse:
         transaction; yields the prefix of the attached raw schema's catalog. Commits when the block
         ends, rolls back if it raises (nothing changes), and detaches the file either way."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        literal = "'" + str(self.path).replace("'", "''") + "'"
-        retry_on_lock(lambda: con.execute(f"ATTACH {literal} AS {_WAREHOUSE_ALIAS}"), self.path)
+        retry_on_lock(lambda: con.execute(f"ATTACH {sql_text(str(self.path))} AS {_WAREHOUSE_ALIAS}"), self.path)
         try:
             self._ensure(con, _WAREHOUSE_ALIAS)
             con.execute("BEGIN TRANSACTION")
