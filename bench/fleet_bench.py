@@ -444,8 +444,9 @@ def run_dashboard(out: Path, days: int, repeat: int = 5) -> dict:
     """Time each dashboard query over the last week, quarter and year of the history warehouse."""
     path = out / f"work-history-{days}" / "wh.duckdb"
     con = duckdb.connect(str(path), read_only=True)
-    project, model = con.execute("select project_id, model_id from marts.inference_energy_fact "
-                                 "group by all order by count(*) desc limit 1").fetchone()
+    # the busiest real project and model (not the hosts' unallocated GPU-hours)
+    project, model = con.execute("select project_id, model_id from marts.inference_energy_fact where is_allocated "
+                                 "group by all order by sum(requests) desc, project_id, model_id limit 1").fetchone()
     idle_cols = {c for (c,) in con.execute("select column_name from information_schema.columns where table_name = 'gpu_idle_waste'").fetchall()}
     results = {}
     for period, n in (("week", 7), ("quarter", 91), ("year", 365)):
