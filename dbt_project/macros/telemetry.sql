@@ -39,7 +39,8 @@ previous_last as (
     select p.*
     from previous_day p
     join (select host, gpu_index, mig_instance, max(sample_ts_utc) as last_ts_utc from previous_day group by 1, 2, 3) l
-      on l.host = p.host and l.gpu_index = p.gpu_index and coalesce(l.mig_instance, '') = coalesce(p.mig_instance, '')
+      on l.host is not distinct from p.host and l.gpu_index is not distinct from p.gpu_index
+     and l.mig_instance is not distinct from p.mig_instance
      and l.last_ts_utc = p.sample_ts_utc
 ),
 {% endif %}

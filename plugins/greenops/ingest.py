@@ -29,7 +29,7 @@ import pyarrow as pa
 from greenops import raw_tables as rt
 from greenops.settings import Settings, get_settings
 from greenops.sources import dcgm, grid_intensity, inference_logs, inventory, nvidia_smi, nvml_parquet
-from greenops.sources.common import LandingFile, UnreadableFileError, files_for_day, new_connection, sql_text
+from greenops.sources.common import LandingFile, UnreadableFileError, files_for_day, new_connection, short_error, sql_text
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite, get_warehouse, replace_partitions_from
 from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 
@@ -137,10 +137,10 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
                         continue
                     stage = next(p for suffix, p in stagers.items() if lf.path.name.endswith(suffix))
                     rows_sql, rejects_sql = stage(con, lf)
-                    try:  # a parser may leave the file to be read here (a view over it): name it on errors
+                    try:  # a parser may leave the file to be read here (a view over it): name it on its errors
                         _stage_file(con, source, lf, target, rows_sql, rejects_sql, types, {**lineage, "file": lf.rel})
-                    except duckdb.Error as exc:
-                        raise UnreadableFileError(lf.rel, str(exc).strip().splitlines()[0]) from exc
+                    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # the file's values
+                        raise UnreadableFileError(lf.rel, short_error(exc)) from exc
 
                 # duplicates: the first copy (by file and line) is loaded, the others are quarantined. The
                 # day is grouped by one hash of the key (a single integer: half the time of the key's

@@ -121,6 +121,9 @@ CASES = [
          {SMI + "nvml.parquet": lambda p: pq.write_table(pa.table({"sample_ts_utc": pa.array([datetime(2026, 11, 10, 10)], pa.timestamp("us")),
                                                                    "gpu_index": pa.array([2**40], pa.int64()), "power_w": [250.0]}), p)},
          unreadable="out of range"),
+    # a collector file outside any host=<name>/ folder, without a host column: its rows cannot be placed
+    Case("parquet-without-host", "telemetry", {"gpu_telemetry/date=2026-11-10/nvml.parquet": parquet([250.0, 260.0])},
+         loaded=0, quarantined={"no host": 2}),
     Case("missing-parquet-column", "telemetry", {SMI + "nvml.parquet": lambda p: pq.write_table(pa.table({"sample_ts_utc": [datetime(2026, 11, 10)]}), p)},
          unreadable="lacks column(s) gpu_index, power_w"),
     Case("missing-field-jsonl", "requests", {LOGS + "r.jsonl": req(deployment=None) + "\n" + req("r2") + "\n"},

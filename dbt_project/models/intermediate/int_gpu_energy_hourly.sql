@@ -58,5 +58,5 @@ select
     e.duplicate_samples
 from energy e
 join gpu_hours g
-  on g.host = e.host and g.gpu_index = e.gpu_index and coalesce(g.mig_instance, '') = coalesce(e.mig_instance, '')
- and g.hour_utc = e.hour_utc
+  on g.host is not distinct from e.host and g.gpu_index is not distinct from e.gpu_index
+ and g.mig_instance is not distinct from e.mig_instance and g.hour_utc = e.hour_utc

@@ -122,11 +122,11 @@ def read_lines(con: duckdb.DuckDBPyConnection, lf: LandingFile, view: str = "lin
             [str(lf.path)],
         )
     except duckdb.Error as exc:
-        raise UnreadableFileError(lf.rel, _encoding_problem(lf, exc) or _short(exc)) from exc
+        raise UnreadableFileError(lf.rel, _encoding_problem(lf, exc) or short_error(exc)) from exc
     return con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
 
 
-def _short(exc: Exception) -> str:
+def short_error(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -60,13 +60,15 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
     # A view, not a copy: the ingestion reads the file straight into the warehouse (errors met while
     # reading it there name the file too: ingest._stage_file)
     host = sql_text(lf.host) if lf.host is not None else "NULL"
+    host_value = f"coalesce({host}, host)" if "host" in types else host
     try:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP VIEW pq_checked AS
-            SELECT * {f"EXCLUDE (host), coalesce({host}, host) AS host" if "host" in types else f", {host} AS host"},
+            SELECT * {"EXCLUDE (host), " if "host" in types else ", "}{host_value} AS host,
                    {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}CASE
                 WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
+                WHEN {host_value} IS NULL THEN 'no host: the file is not under host=<name>/ and has no host value'
                 WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
                 WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
                 WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
