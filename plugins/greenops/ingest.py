@@ -84,6 +84,15 @@ def _staged(parser: Parser) -> Stager:
     return stage
 
 
+def load_connection(spill: str) -> duckdb.DuckDBPyConnection:
+    """The parsing connection of one load: at most INGEST_MEMORY_LIMIT of memory, spilling beyond it
+    to ``spill`` (a temporary folder the caller removes)."""
+    con = new_connection()
+    con.execute(f"SET memory_limit = {sql_text(INGEST_MEMORY_LIMIT)}")
+    con.execute(f"SET temp_directory = {sql_text(spill)}")
+    return con
+
+
 def raw_column_types(con: duckdb.DuckDBPyConnection, table: rt.RawTable) -> dict[str, str]:
     """A raw table's columns and their DuckDB types, in order."""
     con.register("raw_template", rt.empty(table))
@@ -115,10 +124,8 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
     warehouse = get_warehouse(settings)
     direct = getattr(warehouse, "transaction_on", None)
     with tempfile.TemporaryDirectory(prefix="greenops-ingest-") as spill:
-        con = new_connection()
+        con = load_connection(spill)
         try:
-            con.execute(f"SET memory_limit = {sql_text(INGEST_MEMORY_LIMIT)}")
-            con.execute(f"SET temp_directory = {sql_text(spill)}")
             types = raw_column_types(con, table)
             con.execute("""CREATE TEMP TABLE day_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR,
                                                          partition_date DATE, _source_file VARCHAR)""")

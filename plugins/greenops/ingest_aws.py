@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from greenops import raw_tables as rt
 from greenops.ingest import (  # one convention for every source
-    INGEST_MEMORY_LIMIT, _utcnow, conformed_columns, new_load_id, raw_column_types,
+    _utcnow, conformed_columns, load_connection, new_load_id, raw_column_types,
 )
 from greenops.settings import Settings, get_settings
 from greenops.sources import aws_carbon, aws_cost_explorer as ce, aws_cur
@@ -173,12 +173,10 @@ def _load_cur_period(warehouse, store: ObjectStore, objects: list[StoredObject],
     read leaves the period as it was. ``constants``: columns with one value for the period. Returns
     (rows loaded, rows quarantined)."""
     table, first = rt.AWS_CUR_LINE_ITEMS, _first_day(period)
-    with tempfile.TemporaryDirectory(prefix="greenops-aws-") as tmp, closing(new_connection()) as con:
-        downloads, spill = Path(tmp, "files"), Path(tmp, "spill")
+    # bounded memory, spilling to disk: a month of 5 million line items loads in a few GB
+    with tempfile.TemporaryDirectory(prefix="greenops-aws-") as tmp, closing(load_connection(str(Path(tmp, "spill")))) as con:
+        downloads = Path(tmp, "files")
         downloads.mkdir()
-        # beyond the limit DuckDB spills to disk: a month of 5 million line items loads in bounded memory
-        con.execute(f"SET memory_limit = {sql_text(INGEST_MEMORY_LIMIT)}")
-        con.execute(f"SET temp_directory = {sql_text(str(spill))}")
         types = raw_column_types(con, table)
         params = {"load_id": load_id, "loaded_at": loaded_at, **constants}
         columns = conformed_columns(types, aws_cur.ROW_COLUMNS, {c: f"${c}::{types[c]}" for c in constants})
