@@ -364,7 +364,8 @@ def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, dbt_va
 NEXT_DAY = DAY + timedelta(days=1)
 #: The incremental models a daily run appends to (every marts table with a date_day is added); their
 #: copies for earlier days have the real row count. Raw samples are not copied (see add_history).
-HISTORY_TABLES = ("intermediate.int_gpu_energy_hourly", "intermediate.int_gpu_deployment_hours", "marts.inference_energy_fact")
+HISTORY_TABLES = ("intermediate.int_gpu_energy_hourly", "intermediate.int_gpu_deployment_hours", "intermediate.int_requests_hourly",
+                  "marts.inference_energy_fact")
 
 
 def add_history(warehouse: Path, days: int) -> dict:

@@ -1,6 +1,9 @@
--- One row per UTC hour, deployment, model and project: request and token counts.
+-- One row per UTC hour, deployment, model and project: request and token counts (incremental by day:
+-- a daily run aggregates its own days' requests, so its cost does not grow with the requests kept).
+{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
 select
     hour_utc,
+    request_date                                                as date_day,
     deployment_id,
     model_id,
     project_id,
@@ -14,4 +17,5 @@ select
     {{ stable_sum('weighted_tokens') }}                                        as weighted_tokens,
     {{ stable_sum('latency_ms') }}                                             as total_latency_ms
 from {{ ref('stg_inference__requests') }}
-group by hour_utc, deployment_id, model_id, project_id
+where {{ in_run_interval('request_date') }}
+group by hour_utc, request_date, deployment_id, model_id, project_id
