@@ -5,7 +5,7 @@ import gzip
 
 import pytest
 
-from greenops.sources.common import describe, new_connection, read_lines
+from greenops.sources.common import NOT_BLANK, describe, new_connection, read_lines
 
 
 def _numbered(con):
@@ -37,3 +37,12 @@ def test_gzip_file_and_its_blank_lines(tmp_path):
     con = new_connection()
     assert read_lines(con, describe(tmp_path, path)) == 3
     assert _numbered(con) == [(1, "a"), (2, None), (3, "b")]
+
+
+def test_not_blank_is_trim_without_the_copy():
+    con = new_connection()
+    lines = [None, "", " ", "   ", "\t", " \t", "x", " x", "{}", "\u00a0", "\r"]
+    got = con.execute(f"SELECT line, {NOT_BLANK} FROM unnest(?::VARCHAR[]) t(line)", [lines]).fetchall()
+    expected = con.execute("SELECT line, trim(coalesce(line, '')) <> '' FROM unnest(?::VARCHAR[]) t(line)", [lines]).fetchall()
+    assert [(line, bool(v)) for line, v in got] == [(line, v) for line, v in expected]
+    assert [line for line, v in got if v] == ["\t", " \t", "x", " x", "{}", "\r"]  # a no-break space is blank

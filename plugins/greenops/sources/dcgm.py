@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.common import (
-    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, LandingFile, UnreadableFileError, fetch_arrow, read_lines,
+    MAX_PLAUSIBLE_POWER_W, NOT_BLANK, POWER_LIMIT_TOLERANCE, LandingFile, UnreadableFileError, fetch_arrow, read_lines,
 )
 
 METRICS = {
@@ -73,7 +73,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | None, 
                regexp_extract(line, '{_SAMPLE}', 4) AS value_text,
                try_cast(nullif(regexp_extract(line, '{_SAMPLE}', 6), '') AS BIGINT) AS ts_ms
         FROM lines
-        WHERE trim(coalesce(line, '')) <> '' AND NOT starts_with(ltrim(line), '#')
+        WHERE {NOT_BLANK} AND NOT starts_with(ltrim(line), '#')
         """
     )
     con.execute(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import fetch_arrow, LandingFile, UnreadableFileError, delimiter_hint, read_lines, to_utc_sql
+from greenops.sources.common import NOT_BLANK, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow, read_lines, to_utc_sql
 
 REQUIRED = ("zone", "hour_utc", "gco2e_per_kwh_location")
 
@@ -20,7 +20,7 @@ REQUIRED = ("zone", "hour_utc", "gco2e_per_kwh_location")
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
     if read_lines(con, lf) == 0:
         return pa.table({}), _no_rejects()
-    header_row = con.execute("SELECT ln, line FROM lines WHERE trim(coalesce(line,'')) <> '' ORDER BY ln LIMIT 1").fetchone()
+    header_row = con.execute("SELECT ln, line FROM lines WHERE " + NOT_BLANK + " ORDER BY ln LIMIT 1").fetchone()
     if header_row is None:  # blank lines only
         return pa.table({}), _no_rejects()
     header = [h.strip().lower() for h in header_row[1].split(",")]
@@ -35,7 +35,7 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE gi AS
-        WITH s AS (SELECT ln, line, string_split(line, ',') AS f FROM lines WHERE ln > ? AND trim(coalesce(line,'')) <> ''
+        WITH s AS (SELECT ln, line, string_split(line, ',') AS f FROM lines WHERE ln > ? AND {NOT_BLANK}
                    AND list_transform(string_split(line, ','), lambda x: lower(trim(x))) IS DISTINCT FROM ?::VARCHAR[])
         SELECT ln AS _source_line, line AS raw_record, len(f) AS n, {f('zone')} AS zone,
                date_trunc('hour', {to_utc_sql(f('hour_utc'), "'UTC'")}) AS hour_utc,

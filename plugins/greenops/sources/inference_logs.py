@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from greenops.sources.common import fetch_arrow, LandingFile, read_lines
+from greenops.sources.common import NOT_BLANK, LandingFile, fetch_arrow, read_lines
 
 REQUIRED = ["request_id", "timestamp", "deployment", "model", "project", "prompt_tokens", "completion_tokens", "status"]
 #: The fields read from each line, in the order of the one list extraction (``f[1]`` is ``request_id``).
@@ -49,8 +49,8 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, known_deployments: li
         f"""
         CREATE OR REPLACE TEMP TABLE req_checked AS
         WITH parsed AS (
-            SELECT ln, CASE WHEN starts_with(ltrim(line, e' \\t\\r\\n'), '{{') THEN try(json_extract_string(line, [{paths}])) END AS f
-            FROM lines WHERE trim(coalesce(line, '')) <> ''
+            SELECT ln, CASE WHEN starts_with(line, '{{') OR starts_with(ltrim(line, e' \\t\\r\\n'), '{{') THEN try(json_extract_string(line, [{paths}])) END AS f
+            FROM lines WHERE {NOT_BLANK}
         ),
         r AS (
             SELECT ln AS _source_line,

@@ -24,7 +24,8 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.common import (
-    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow, read_lines,
+    MAX_PLAUSIBLE_POWER_W, NOT_BLANK, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow,
+    read_lines,
     to_utc_sql,
 )
 
@@ -87,7 +88,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     DuckDB: the ingestion inserts them from there. Raises UnreadableFileError for a whole-file problem."""
     if read_lines(con, lf) == 0:
         return None, None
-    first_sql = "SELECT ln, line FROM lines WHERE {} trim(coalesce(line, '')) <> '' ORDER BY ln LIMIT 1"
+    first_sql = "SELECT ln, line FROM lines WHERE {} " + NOT_BLANK + " ORDER BY ln LIMIT 1"
     first = (con.execute(first_sql.format("ln <= 64 AND")).fetchone()  # the header, nearly always
              or con.execute(first_sql.format("")).fetchone())
     if first is None:
@@ -139,7 +140,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
         CREATE OR REPLACE TEMP TABLE smi_checked AS
         WITH split AS (
             SELECT ln, line, string_split(line, ',') AS f FROM lines
-            WHERE ln > $header_ln AND trim(coalesce(line, '')) <> ''{" AND NOT list_contains($repeated, ln)" if repeated else ""}
+            WHERE ln > $header_ln AND {NOT_BLANK}{" AND NOT list_contains($repeated, ln)" if repeated else ""}
         ), parsed AS (
             SELECT ln AS _source_line, len(f) AS n_fields,
                    {to_utc_sql(field('ts_text'), '$tz', utc)} AS sample_ts_utc,
