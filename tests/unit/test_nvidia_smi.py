@@ -63,6 +63,21 @@ def test_local_timestamps_use_the_inventory_zone(external, landing):
     assert berlin == datetime(2026, 7, 3, 20, 11, 9, 763000)  # CEST is UTC+2 in July
 
 
+@pytest.mark.parametrize("tz, offset_h", [("UTC", 0), ("Europe/Berlin", 1)])
+def test_timestamp_forms_native_and_others(landing, tz, offset_h):
+    # nvidia-smi's own format is read by strptime, every other form by the general parser: same instants
+    path = landing / "gpu_telemetry" / "host=a" / "smi.csv"
+    path.parent.mkdir(parents=True)
+    stamps = ["2026/11/20 10:00:00.5", "2026/11/20 10:00:01.050", "2026/11/20 10:00:02", "2026/11/20 10:00:03.1234",
+              "2026-11-20T10:00:04.000", "2026/11/20 10:00:05.000+03:00", "2026-11-20 10:00:06Z", " 2026/11/20 10:00:07.007 "]
+    path.write_text("timestamp, index, power.draw [W]\n" + "".join(f"{t}, 0, 50.0 W\n" for t in stamps))
+    samples, rejects = _parse(landing, path, tz)
+    assert rejects.num_rows == 0
+    got = [r["sample_ts_utc"] for r in samples.to_pylist()]
+    local = [datetime(2026, 11, 20, 10 - offset_h, 0, s, us) for s, us in [(0, 500000), (1, 50000), (2, 0), (3, 123400), (4, 0)]]
+    assert got == local + [datetime(2026, 11, 20, 7, 0, 5), datetime(2026, 11, 20, 10, 0, 6), datetime(2026, 11, 20, 10 - offset_h, 0, 7, 7000)]
+
+
 def test_custom_header_with_offsets(external, landing):
     # 8x H100 node logged by a custom script: `gpu` holds the index, timestamps carry +08:00
     path = _copy(external, landing, "nvidia_smi_timeseries/h100x8_node_gpu_glasses_nvidia_smi.csv")

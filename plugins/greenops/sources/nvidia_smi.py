@@ -51,6 +51,8 @@ FIELD_MAP = {
     "sm_clock_mhz": ["clocks.current.sm", "clocks.sm"],
 }
 NUMERIC = [c for c in FIELD_MAP if c not in ("ts_text", "gpu_uuid", "gpu_name", "gpu_index")]
+#: The timestamp nvidia-smi prints (``2024/03/01 12:00:00.123``), in the host's local time.
+NATIVE_TIMESTAMP = "%Y/%m/%d %H:%M:%S.%g"
 
 
 
@@ -131,8 +133,12 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     numbers = ",\n".join(f"{number(c)} AS {c}" for c in NUMERIC)
     expected = len(header)
     utc = timezone in ("UTC", "Etc/UTC")  # no conversion, and no hour repeats
-    local_ts = (f"CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\\d\\d:?\\d\\d)$') "
-                f"THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END")
+    # nvidia-smi's own format is read by strptime (half the time of the general parser below, which
+    # handles offsets and ISO 8601 and runs only for the rows strptime leaves NULL)
+    native_ts = f"try_strptime({field('ts_text')}, '{NATIVE_TIMESTAMP}')"
+    native_utc = native_ts if utc else f"timezone($tz, {native_ts}) AT TIME ZONE 'UTC'"
+    local_ts = (f"coalesce({native_ts}, CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\\d\\d:?\\d\\d)$') "
+                f"THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END)")
     # One pass over the lines: split, convert, check. Only the hour that repeats when daylight-saving
     # time ends needs the window below, so it runs only on files that have such rows.
     con.execute(
@@ -143,7 +149,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
             WHERE ln > $header_ln AND {NOT_BLANK}{" AND NOT list_contains($repeated, ln)" if repeated else ""}
         ), parsed AS (
             SELECT ln AS _source_line, len(f) AS n_fields,
-                   {to_utc_sql(field('ts_text'), '$tz', utc)} AS sample_ts_utc,
+                   coalesce({native_utc}, {to_utc_sql(field('ts_text'), '$tz', utc)}) AS sample_ts_utc,
                    -- local time (no offset in the text), to place the hour that repeats when DST ends
                    {"NULL::TIMESTAMP" if utc else local_ts} AS local_ts,
                    {field('ts_text')} AS ts_text,
