@@ -25,8 +25,7 @@ import pyarrow as pa
 
 from greenops.sources.common import (
     MAX_PLAUSIBLE_POWER_W, NOT_BLANK, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow,
-    read_lines,
-    to_utc_sql,
+    read_lines, to_utc_sql,
 )
 
 #: nvidia-smi's field order when the file has no header (the command in docs/inputs.md).
