@@ -52,6 +52,9 @@ def out(tmp_path) -> Path:
 
 
 def _collector(out: Path, **kw) -> nvml.Collector:
+    # retention counts back from the collector's clock: pinned to the samples' day (T0), so the
+    # fixed dates below never age out whatever day the tests run
+    kw.setdefault("utc_clock", lambda: T0.replace(tzinfo=None))
     c = nvml.Collector(out, "gpu-node-1", **kw)
     c.start()
     return c
@@ -226,7 +229,7 @@ def test_retention_deletes_old_date_folders_and_stale_tmp(fake, out):
     other_host = out / "host=other" / "date=2000-01-01"
     other_host.mkdir(parents=True)
 
-    c = _collector(out, retention_days=3)  # start() sweeps
+    c = _collector(out, retention_days=3, utc_clock=None)  # start() sweeps, by the wall clock
     kept = sorted(p.name for p in host_dir.iterdir())
     assert kept == sorted([f"date={today}", f"date={today - timedelta(days=3)}", "date=not-a-date", "notes"])
     assert not stale.exists()

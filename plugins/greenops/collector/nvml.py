@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pynvml
@@ -54,11 +55,12 @@ class Collector:
     ``flush_interval_s`` > 0: seconds between writes; ``retention_days`` >= 1: UTC days kept.
     ``mig_rows``: "gpu" or "instances" (see ``_read_gpu``). ``give_up_after_s``: when no GPU at all
     could be read for this long, ``run`` returns 3 so the service manager restarts the process with a
-    fresh NVML session (a driver reload needs one). Bad values raise ValueError.
+    fresh NVML session (a driver reload needs one). ``utc_clock``: the naive UTC time retention counts
+    back from (the wall clock; tests pin it). Bad values raise ValueError.
     """
 
     def __init__(self, out_dir: Path, host: str, *, flush_interval_s: float = 60.0, retention_days: int = 14,
-                 mig_rows: str = "gpu", give_up_after_s: float = 300.0):
+                 mig_rows: str = "gpu", give_up_after_s: float = 300.0, utc_clock: Callable[[], datetime] | None = None):
         if flush_interval_s <= 0:
             raise ValueError(f"flush_interval_s must be positive, not {flush_interval_s}")
         if mig_rows not in MIG_ROW_MODES:
@@ -68,6 +70,7 @@ class Collector:
         self.flush_interval_s = flush_interval_s
         self.mig_rows = mig_rows
         self.give_up_after_s = give_up_after_s
+        self._utc_clock = utc_clock or _utcnow
         self._gpus: list[_Gpu | None] = []
         self._failing_since: dict[int, float] = {}  # GPU index -> monotonic time of its first failed tick
         self._buffer = {name: [] for name in SAMPLE_SCHEMA.names}  # column -> values, one per row
@@ -86,7 +89,7 @@ class Collector:
         driver = _text(_optional(pynvml.nvmlSystemGetDriverVersion))
         log.info("NVML driver %s: %d GPU(s) on host %s, writing to %s", driver, count, self.host, self.writer.host_dir)
         self.writer.remove_stale_tmp()
-        self.writer.sweep(_utcnow().date())
+        self.writer.sweep(self._utc_clock().date())
 
     def stop(self) -> None:
         """Ask ``run`` to flush and return at its next check (at most ~0.25 s). Safe in a signal handler."""
@@ -236,7 +239,7 @@ class Collector:
         log.debug("wrote %d rows to %s", table.num_rows, path)
         self._buffer = {name: [] for name in SAMPLE_SCHEMA.names}
         self._buffer_hour = None
-        self.writer.sweep(_utcnow().date())
+        self.writer.sweep(self._utc_clock().date())
         return path
 
     # --- the loop --------------------------------------------------------------------------------

@@ -18,14 +18,16 @@ fails as unreadable, naming the line.
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 
 import duckdb
 import pyarrow as pa
 
 from greenops.sources.common import (
     MAX_PLAUSIBLE_POWER_W, NOT_BLANK, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, delimiter_hint, fetch_arrow,
-    read_lines, to_utc_sql,
+    read_lines, sql_text, to_utc_sql,
 )
 
 #: nvidia-smi's field order when the file has no header (the command in docs/inputs.md).
@@ -79,14 +81,159 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
     rows_sql, rejects_sql = stage(con, lf, timezone)
     if rows_sql is None:
         return pa.table({}), REJECT_SCHEMA.empty_table()
-    return (fetch_arrow(con, f"SELECT * FROM ({rows_sql}) ORDER BY _source_line"),
-            fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line"))
+    rejects = (fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line") if rejects_sql is not None
+               else REJECT_SCHEMA.empty_table())
+    return fetch_arrow(con, f"SELECT * FROM ({rows_sql}) ORDER BY _source_line"), rejects
+
+
+def _layout(lf: LandingFile, first_line: str) -> tuple[list[str], bool, dict[str, int]]:
+    """The file's fields from its first non-blank line: (header fields, whether that line is a header,
+    positions of our columns). Raises UnreadableFileError when timestamp, index or power is missing."""
+    first_fields = [f.strip() for f in first_line.split(",")]
+    has_header = first_fields[0].lower().startswith("timestamp") or any(f.lower() in ("index", "uuid", "name") for f in first_fields)
+    header = first_fields if has_header else DEFAULT_FIELDS
+    pos = _columns(header)
+    missing = [c for c in ("ts_text", "gpu_index", "power_w") if c not in pos]
+    if missing:
+        wanted = {"ts_text": "timestamp", "gpu_index": "index", "power_w": "power.draw"}
+        raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(wanted[m] for m in missing)
+                                  + f" (header: {', '.join(header)[:200]})" + delimiter_hint(first_line))
+    return first_fields, has_header, pos
+
+
+def _checked_select(source: str, line: str, ref, pos: dict[str, int], expected: int, n_fields: str, utc: bool) -> str:
+    """The one definition of a row's conversion and checks: SELECT ... FROM ``source`` with our columns,
+    ``local_ts`` (for the hour that repeats when DST ends) and ``reason`` (NULL for a good row).
+    ``ref(i)`` is the SQL of the i-th field (1-based), ``line`` the SQL of the row's line number,
+    ``n_fields`` the SQL of the row's field count; ``$host`` (and ``$tz`` unless ``utc``) are parameters."""
+
+    def field(col: str) -> str:
+        return f"nullif(trim({ref(pos[col])}), '')" if col in pos else "NULL"
+
+    def number(col: str) -> str:
+        # strip a unit suffix ("81.25 W", "95 %", "1024 MiB"); [N/A] and [Not Supported] become NULL
+        return f"try_cast(regexp_replace({field(col)}, '\\s*(W|%|MiB|MHz|C)$', '') AS DOUBLE)" if col in pos else "NULL::DOUBLE"
+
+    numbers = ",\n".join(f"{number(c)} AS {c}" for c in NUMERIC)
+    # nvidia-smi's own format is read by strptime (half the time of the general parser below, which
+    # handles offsets and ISO 8601 and runs only for the rows strptime leaves NULL)
+    native_ts = f"try_strptime({field('ts_text')}, '{NATIVE_TIMESTAMP}')"
+    native_utc = native_ts if utc else f"timezone($tz, {native_ts}) AT TIME ZONE 'UTC'"
+    local_ts = (f"coalesce({native_ts}, CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\\d\\d:?\\d\\d)$') "
+                f"THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END)")
+    return f"""
+        WITH parsed AS (
+            SELECT {line} AS _source_line, {n_fields} AS n_fields,
+                   coalesce({native_utc}, {to_utc_sql(field('ts_text'), '$tz', utc)}) AS sample_ts_utc,
+                   -- local time (no offset in the text), to place the hour that repeats when DST ends
+                   {"NULL::TIMESTAMP" if utc else local_ts} AS local_ts,
+                   {field('ts_text')} AS ts_text,
+                   try_cast({field('gpu_index')} AS INTEGER) AS gpu_index,
+                   {field('gpu_uuid')} AS gpu_uuid,
+                   {field('gpu_name')} AS gpu_name,
+                   {field('power_w')} AS power_text,
+                   {numbers}
+            FROM {source}
+        )
+        -- the texts and the field count serve the reasons only: not kept
+        SELECT * EXCLUDE (gpu_uuid, ts_text, power_text, n_fields), $host AS host,
+            CASE WHEN gpu_uuid LIKE '[%' THEN NULL ELSE gpu_uuid END AS gpu_uuid,
+            CASE
+                WHEN n_fields <> {expected} THEN 'expected {expected} fields, found ' || n_fields
+                WHEN sample_ts_utc IS NULL THEN 'unparseable timestamp: ' || coalesce(ts_text, '(empty)')
+                WHEN gpu_index IS NULL THEN 'GPU index missing or not a number'
+                WHEN power_w IS NULL AND regexp_matches(coalesce(power_text, ''), '^\\[.*\\]$')
+                    THEN 'power.draw not available: ' || power_text
+                WHEN power_w IS NULL THEN 'power.draw is not a number: ' || coalesce(power_text, '(empty)')
+                WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
+                WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
+                WHEN power_limit_w > 0 AND power_w > power_limit_w * {POWER_LIMIT_TOLERANCE}
+                    THEN 'power ' || power_w || ' W above the GPU''s limit of ' || power_limit_w || ' W'
+            END AS reason
+        FROM parsed
+        """
+
+
+#: When daylight-saving time ends, local times of one hour repeat (02:00-02:59 twice in
+#: Europe/Berlin) and DuckDB places them all in the second pass (standard time). A row of that hour
+#: is of the first pass (daylight-saving time, one offset-change earlier) unless an earlier line of
+#: the same GPU already showed a local time at or after it: the clock went back before it.
+_FIRST_PASS = "timezone($tz, local_ts - INTERVAL 1 HOUR) AT TIME ZONE 'UTC' + INTERVAL 1 HOUR"
+
+
+def _has_repeated_local_hour(con: duckdb.DuckDBPyConnection, table: str, timezone: str) -> bool:
+    return con.execute(f"SELECT count(*) FROM {table} WHERE local_ts IS NOT NULL AND {_FIRST_PASS} < sample_ts_utc",
+                       {"tz": timezone}).fetchall()[0][0] > 0
+
+
+def _rows_sql(table: str) -> str:
+    return (f"SELECT sample_ts_utc, host, gpu_index, gpu_uuid, gpu_name, {', '.join(NUMERIC)}, NULL::DOUBLE AS energy_counter_mj, "
+            f"'nvidia_smi_csv' AS source_format, _source_line FROM {table} WHERE reason IS NULL")
+
+
+def _text_lines(lf: LandingFile) -> tuple[str | None, int, bool] | None:
+    """(first line, number of lines, whether the file is plain '\\n' / '\\r\\n' text), read in Python at
+    memchr speed; None when the file cannot be opened or read this way (the line parser then reports it)."""
+    try:
+        with (gzip.open(lf.path, "rb") if lf.path.name.endswith(".gz") else open(lf.path, "rb")) as f:
+            first = f.readline()
+            n_lf, n_cr, last = first.count(b"\n"), first.count(b"\r"), first[-1:]
+            while chunk := f.read(1 << 22):
+                n_lf += chunk.count(b"\n")
+                n_cr += chunk.count(b"\r")
+                last = chunk[-1:]
+    except (OSError, EOFError, zlib.error):
+        return None
+    lines = n_lf + (1 if last and last != b"\n" else 0)
+    try:
+        text = first.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return None
+    return text, lines, n_cr in (0, n_lf)
+
+
+def _stage_clean(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tuple[str, None] | None:
+    """The fast path for a clean file: DuckDB's parallel CSV reader splits the fields (no copy of each
+    line, no list per line), and a row's line number is its position (the connection keeps insertion
+    order). It accepts the file only when every line after the first is a row with the header's field
+    count, no row is rejected and no local hour repeats; otherwise it returns None and the line parser
+    (``stage``), which numbers and explains every line, reads the file. Both use ``_checked_select``."""
+    head = _text_lines(lf)
+    if head is None or not head[0].strip() or not head[2]:
+        return None
+    first_line, n_lines, _ = head
+    header, has_header, pos = _layout(lf, first_line)
+    skip = 1 if has_header else 0
+    expected = len(header)
+    utc = timezone in ("UTC", "Etc/UTC")
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, expected + 1)) + "}"
+    # strict field counts; a line that does not fit is skipped (ignore_errors: no error, which would
+    # abort the load's transaction) and then missing from the count below
+    source = (f"read_csv({sql_text(str(lf.path))}, header = false, skip = {skip}, delim = ',', quote = '', escape = '', "
+              f"columns = {columns}, auto_detect = false, strict_mode = true, ignore_errors = true, compression = 'auto')")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE smi_clean AS {_checked_select(source, 'NULL::BIGINT', lambda i: f'c{i}', pos, expected, str(expected), utc)}",
+                {"host": lf.host, **({} if utc else {"tz": timezone})})
+    n_rows, n_rejected, first = con.execute("SELECT count(*), count(reason), min(rowid) FROM smi_clean").fetchone()
+    if n_rows != n_lines - skip or n_rejected or (not utc and _has_repeated_local_hour(con, "smi_clean", timezone)):
+        return None
+    # row ids count from the table's first row (from 2^55 in a table created inside an open transaction)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW smi_clean_rows AS SELECT * REPLACE (rowid - {first or 0} + {skip + 1} AS _source_line) FROM smi_clean")
+    return _rows_sql("smi_clean_rows"), None
 
 
 def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tuple[str | None, str | None]:
     """Parse one file into temp tables of ``con``; returns the SELECTs of its samples and its rejects
-    (valid until the next file is staged), or (None, None) for a file without rows. The rows stay in
-    DuckDB: the ingestion inserts them from there. Raises UnreadableFileError for a whole-file problem."""
+    (valid until the next file is staged; rejects None when there are none), or (None, None) for a file
+    without rows. The rows stay in DuckDB: the ingestion inserts them from there. A clean file is read
+    by the fast path (``_stage_clean``), any other by the line parser (``stage_lines``). Raises
+    UnreadableFileError for a whole-file problem."""
+    return _stage_clean(con, lf, timezone) or stage_lines(con, lf, timezone)
+
+
+def stage_lines(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tuple[str | None, str | None]:
+    """The line parser: reads the file as numbered lines, so that every line is either a row or a
+    reject with its number and reason (blank lines, repeated headers, wrong field counts, bad values,
+    the hour that repeats when daylight-saving time ends). Same result as ``stage``."""
     if read_lines(con, lf) == 0:
         return None, None
     first_sql = "SELECT ln, line FROM lines WHERE {} " + NOT_BLANK + " ORDER BY ln LIMIT 1"
@@ -94,16 +241,9 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
              or con.execute(first_sql.format("")).fetchone())
     if first is None:
         return None, None
-    first_fields = [f.strip() for f in first[1].split(",")]
-    has_header = first_fields[0].lower().startswith("timestamp") or any(f.lower() in ("index", "uuid", "name") for f in first_fields)
+    first_fields, has_header, pos = _layout(lf, first[1])
     header = first_fields if has_header else DEFAULT_FIELDS
     header_ln = first[0] if has_header else 0
-    pos = _columns(header)
-    missing = [c for c in ("ts_text", "gpu_index", "power_w") if c not in pos]
-    if missing:
-        wanted = {"ts_text": "timestamp", "gpu_index": "index", "power_w": "power.draw"}
-        raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(wanted[m] for m in missing)
-                                  + f" (header: {', '.join(header)[:200]})" + delimiter_hint(first[1]))
     # A restarted logger prints the header again: such lines are skipped. Only lines starting with the
     # header's first field or `timestamp` can be a header, so only those are split and compared.
     header_fields = [f.lower() for f in first_fields] if has_header else []
@@ -121,68 +261,16 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
         raise UnreadableFileError(lf.rel, f"another header on line {changed}: the logged fields change there, "
                                           "so the values after it cannot be matched to columns; split the file at that line")
     repeated = [ln for ln, _, same in candidates if same]
-
-    def field(col: str) -> str:
-        return f"nullif(trim(f[{pos[col]}]), '')" if col in pos else "NULL"
-
-    def number(col: str) -> str:
-        # strip a unit suffix ("81.25 W", "95 %", "1024 MiB"); [N/A] and [Not Supported] become NULL
-        return f"try_cast(regexp_replace({field(col)}, '\\s*(W|%|MiB|MHz|C)$', '') AS DOUBLE)" if col in pos else "NULL::DOUBLE"
-
-    numbers = ",\n".join(f"{number(c)} AS {c}" for c in NUMERIC)
-    expected = len(header)
     utc = timezone in ("UTC", "Etc/UTC")  # no conversion, and no hour repeats
-    # nvidia-smi's own format is read by strptime (half the time of the general parser below, which
-    # handles offsets and ISO 8601 and runs only for the rows strptime leaves NULL)
-    native_ts = f"try_strptime({field('ts_text')}, '{NATIVE_TIMESTAMP}')"
-    native_utc = native_ts if utc else f"timezone($tz, {native_ts}) AT TIME ZONE 'UTC'"
-    local_ts = (f"coalesce({native_ts}, CASE WHEN NOT regexp_matches(replace(trim({field('ts_text')}), '/', '-'), '(Z|[+-]\\d\\d:?\\d\\d)$') "
-                f"THEN try_cast(replace(trim({field('ts_text')}), '/', '-') AS TIMESTAMP) END)")
     # One pass over the lines: split, convert, check. Only the hour that repeats when daylight-saving
     # time ends needs the window below, so it runs only on files that have such rows.
+    split = (f"(SELECT ln, string_split(line, ',') AS f FROM lines WHERE ln > $header_ln AND {NOT_BLANK}"
+             f"{' AND NOT list_contains($repeated, ln)' if repeated else ''})")
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE smi_checked AS
-        WITH split AS (
-            SELECT ln, line, string_split(line, ',') AS f FROM lines
-            WHERE ln > $header_ln AND {NOT_BLANK}{" AND NOT list_contains($repeated, ln)" if repeated else ""}
-        ), parsed AS (
-            SELECT ln AS _source_line, len(f) AS n_fields,
-                   coalesce({native_utc}, {to_utc_sql(field('ts_text'), '$tz', utc)}) AS sample_ts_utc,
-                   -- local time (no offset in the text), to place the hour that repeats when DST ends
-                   {"NULL::TIMESTAMP" if utc else local_ts} AS local_ts,
-                   {field('ts_text')} AS ts_text,
-                   try_cast({field('gpu_index')} AS INTEGER) AS gpu_index,
-                   {field('gpu_uuid')} AS gpu_uuid,
-                   {field('gpu_name')} AS gpu_name,
-                   {field('power_w')} AS power_text,
-                   {numbers}
-            FROM split
-        )
-        SELECT * EXCLUDE (gpu_uuid), $host AS host, CASE WHEN gpu_uuid LIKE '[%' THEN NULL ELSE gpu_uuid END AS gpu_uuid,
-            CASE
-                WHEN n_fields <> {expected} THEN 'expected {expected} fields, found ' || n_fields
-                WHEN sample_ts_utc IS NULL THEN 'unparseable timestamp: ' || coalesce(ts_text, '(empty)')
-                WHEN gpu_index IS NULL THEN 'GPU index missing or not a number'
-                WHEN power_w IS NULL AND regexp_matches(coalesce(power_text, ''), '^\\[.*\\]$')
-                    THEN 'power.draw not available: ' || power_text
-                WHEN power_w IS NULL THEN 'power.draw is not a number: ' || coalesce(power_text, '(empty)')
-                WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
-                WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
-                WHEN power_limit_w > 0 AND power_w > power_limit_w * {POWER_LIMIT_TOLERANCE}
-                    THEN 'power ' || power_w || ' W above the GPU''s limit of ' || power_limit_w || ' W'
-            END AS reason
-        FROM parsed
-        """,
+        f"CREATE OR REPLACE TEMP TABLE smi_checked AS {_checked_select(split, 'ln', lambda i: f'f[{i}]', pos, len(header), 'len(f)', utc)}",
         {"header_ln": header_ln, "host": lf.host, **({} if utc else {"tz": timezone}), **({"repeated": repeated} if repeated else {})},
     )
-    # When daylight-saving time ends, local times of one hour repeat (02:00-02:59 twice in
-    # Europe/Berlin) and DuckDB places them all in the second pass (standard time). A row of that hour
-    # is of the first pass (daylight-saving time, one offset-change earlier) unless an earlier line of
-    # the same GPU already showed a local time at or after it: the clock went back before it.
-    first_pass = "timezone($tz, local_ts - INTERVAL 1 HOUR) AT TIME ZONE 'UTC' + INTERVAL 1 HOUR"
-    if not utc and con.execute(
-            f"SELECT count(*) FROM smi_checked WHERE local_ts IS NOT NULL AND {first_pass} < sample_ts_utc", {"tz": timezone}).fetchall()[0][0]:
+    if not utc and _has_repeated_local_hour(con, "smi_checked", timezone):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE smi_checked AS
@@ -192,13 +280,11 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
                                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) >= local_ts, false)
                     THEN first_pass_utc
                 ELSE sample_ts_utc END AS sample_ts_utc)
-            FROM (SELECT *, {first_pass} AS first_pass_utc FROM smi_checked)
+            FROM (SELECT *, {_FIRST_PASS} AS first_pass_utc FROM smi_checked)
             """,
             {"tz": timezone},
         )
-    rows = (f"SELECT sample_ts_utc, host, gpu_index, gpu_uuid, gpu_name, {', '.join(NUMERIC)}, NULL::DOUBLE AS energy_counter_mj, "
-            "'nvidia_smi_csv' AS source_format, _source_line FROM smi_checked WHERE reason IS NULL")
     # the line text is only needed for the (few) rejects: it is taken from the lines table for them alone
     rejects = ("SELECT _source_line, reason, line AS raw_record, sample_ts_utc AS record_ts_utc "
                "FROM smi_checked JOIN lines ON ln = _source_line WHERE reason IS NOT NULL")
-    return rows, rejects
+    return _rows_sql("smi_checked"), rejects
