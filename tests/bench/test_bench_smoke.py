@@ -54,3 +54,7 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
     assert "error" not in report["dashboard"] and len(report["dashboard"]["queries"]) >= 9
     assert {k: v for k, v in report["dag_parse"].items() if "error" in v} == {}
     assert all(v["dags"] >= 1 and v["errors"] == 0 for v in report["dag_parse"].values())
+
+    # the telemetry ingestion alone (the part profiled at the reference size): every sample loaded
+    telemetry = bench._run_child("telemetry", "csv", tmp_path / "bench")
+    assert (telemetry.get("rows"), telemetry.get("quarantined")) == (18000, 0), telemetry
