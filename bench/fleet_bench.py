@@ -385,7 +385,10 @@ HISTORY_TABLES = ("intermediate.int_gpu_energy_hourly", "intermediate.int_gpu_de
 
 def add_history(warehouse: Path, days: int) -> dict:
     """Copy the built day's rows of every incremental table to the ``days`` days before it (dates and
-    timestamps shifted, the fact's key recomputed), as if those days had been loaded and built."""
+    timestamps shifted, the fact's key recomputed), as if those days had been loaded and built; and the
+    month's CUR line items (raw) and its charge tables' rows to the ``(days + 1) // 30`` months before it
+    (12 under a year of history), as if those months' exports had been loaded and built: the charges a
+    daily run must not rebuild."""
     con = duckdb.connect(str(warehouse))
     tables = list(HISTORY_TABLES) + [f"marts.{t}" for (t,) in con.execute(
         "select table_name from information_schema.tables where table_schema = 'marts' and table_name in "
@@ -393,25 +396,48 @@ def add_history(warehouse: Path, days: int) -> dict:
         "and table_name not in ('inference_energy_fact', 'dim_date')").fetchall()]
     rows = {}
     for table in tables:
-        schema, name = table.split(".")
-        cols = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
-                           "order by ordinal_position", [schema, name]).fetchall()
-
-        def shifted(c: str, t: str) -> str:
-            if c == "fact_key":
-                return ("md5(cast(hour_utc - to_days(k) as varchar) || '|' || deployment_id || '|' || model_id || '|' || project_id)")
-            if t == "DATE":
-                return f"cast({c} - to_days(k) as date)"
-            if t.startswith("TIMESTAMP"):
-                return f"{c} - to_days(k)"
-            return c
-        select = ", ".join(f"{shifted(c, t)} as {c}" for c, t in cols)
-        if days > 0:
-            con.execute(f"insert into {table} select {select} from {table} s, range(1, {days} + 1) r(k)")
+        # the built day's rows only: the month-to-date CUR also gave the fact its cloud hours of the days
+        # before, which the copies replace (else the copies would duplicate them)
+        con.execute(f"delete from {table} where date_day <> ?", [DAY])
+        _copy_shifted(con, table, days, "day")
+        rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+    # the charge tables that keep their months (incremental by billing month); a table rebuilt in full
+    # from the raw line items each run needs no copy
+    monthly = [f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.columns where column_name in ('billing_month_start', 'usage_month_start') "
+        "and table_schema in ('intermediate', 'marts')").fetchall()]
+    for table in ["raw.aws_cur_line_items"] + monthly:
+        _copy_shifted(con, table, (days + 1) // 30, "month")
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
     con.execute("checkpoint")
     con.close()
     return rows
+
+
+def _copy_shifted(con: duckdb.DuckDBPyConnection, table: str, n: int, unit: str) -> None:
+    """Insert ``n`` copies of ``table``'s rows, the k-th with every date and timestamp ``k`` days or
+    months earlier, month labels ('YYYY-MM') and keys recomputed."""
+    if n <= 0:
+        return
+    schema, name = table.split(".")
+    cols = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
+                       "order by ordinal_position", [schema, name]).fetchall()
+    shift = "to_days(k)" if unit == "day" else "to_months(k)"
+
+    def shifted(c: str, t: str) -> str:
+        if c == "fact_key":
+            return ("md5(cast(hour_utc - to_days(k) as varchar) || '|' || deployment_id || '|' || model_id || '|' || project_id)")
+        if c == "charge_id":
+            return "md5(charge_id || '|' || k)"
+        if c in ("billing_period", "billing_month"):  # 'YYYY-MM'
+            return f"strftime(cast({c} || '-01' as date) - to_months(k), '%Y-%m')"
+        if t == "DATE":
+            return f"cast({c} - {shift} as date)"
+        if t.startswith("TIMESTAMP"):
+            return f"{c} - {shift}"
+        return c
+    select = ", ".join(f"{shifted(c, t)} as {c}" for c, t in cols)
+    con.execute(f"insert into {table} select {select} from {table} s, range(1, {n} + 1) r(k)")
 
 
 def run_history(out: Path, days: int) -> dict:
@@ -421,8 +447,10 @@ def run_history(out: Path, days: int) -> dict:
     t0 = time.perf_counter()
     rows = add_history(work / "wh.duckdb", days - 1)
     history_s = time.perf_counter() - t0
+    # the vars the transformation DAG passes after a day of telemetry and requests (no billing period reloaded)
+    day = NEXT_DAY.isoformat()
     result = run_greenops(hist / "parquet", work, hist / "fleet.yaml", NEXT_DAY,
-                          {"start_date": NEXT_DAY.isoformat(), "end_date": NEXT_DAY.isoformat()})
+                          {"start_date": day, "end_date": day, "usage_start_date": day, "usage_end_date": day})
     return {**result, "history_build_s": history_s, "history_rows": rows}
 
 
@@ -642,9 +670,9 @@ def _run_child(kind: str, arg: str, out: Path) -> dict:
 def _history(args, history_days: list[int]) -> dict:
     """Day 0 built in full once; then, for each history size, the next day's ingestion and incremental build."""
     hist = args.out / "history"
-    # telemetry and requests of each day; no CUR: the history's copies of the fact would duplicate the
-    # month's cloud hours, and a daily run finds an unchanged delivery anyway (its fingerprint)
-    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, 0)
+    # telemetry and requests of each day; the CUR month on the first day only (a daily run finds the
+    # delivery unchanged: its fingerprint), copied to the history's earlier months by add_history
+    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, args.cur_lines)
     generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",), args.requests, 0)
     results = {"base": _run_child("history-base", "parquet", args.out)}
     base_mb = results["base"].get("warehouse_mb")

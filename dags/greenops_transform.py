@@ -1,9 +1,11 @@
 """
 ### Transformation: dbt staging -> intermediate -> marts, then the KPI summary
 
-Scheduled on the raw Assets the ingestion DAGs update. The fact and daily KPIs are rebuilt
-incrementally for the days the triggering loads replaced (read from their Asset events; everything
-when run by hand). Runs the dbt project through Cosmos: on
+Scheduled on the raw Assets the ingestion DAGs update. The models are rebuilt incrementally for what
+the triggering loads replaced (read from their Asset events; everything when run by hand): the raw
+samples and requests aggregated for the usage days loaded, the charges for the billing months
+reloaded, the fact and daily KPIs for the days of both (docs/methodology.md, "Incremental builds").
+Runs the dbt project through Cosmos: on
 the embedded DuckDB warehouse as one `dbt build` (one writer per file), on BigQuery one task per
 model rendered from `dbt_project/target/manifest.json`. Each model's tests run right after it and a
 failing test stops everything downstream, so broken numbers never reach the marts. On DuckDB the

@@ -1,29 +1,143 @@
-{#- Daily marts build incrementally over the transformation run's data interval (vars start_date and
-    end_date, set by the DAG from the days its triggering ingestion runs loaded). DuckDB replaces the
-    interval's days with delete+insert; BigQuery overwrites the interval's date partitions. With the
-    vars unset (a manual run, a first build) everything is rebuilt. -#}
-{% macro daily_incremental(cluster_by=none) -%}
+{#- Incremental builds over what the transformation run's loads replaced. The DAG passes, from the
+    Asset events of the loads that triggered it (greenops.airflow_support.dbt_vars_from_events):
+      start_date, end_date                  the span of every day replaced: the fact and daily KPIs
+      usage_start_date, usage_end_date      the days of telemetry, requests and grid intensity loaded
+      billing_start_date, billing_end_date  the days of the billing periods reloaded (whole months)
+    (the span reaches a month before a reloaded period: its usage can date from the month before).
+    Only start_date/end_date (a run by hand) stand for both kinds. A run with only one kind of load
+    rebuilds nothing of the other kind's models (a CUR reload does not re-aggregate a month of raw
+    samples; a telemetry day does not re-read the CUR). With no vars everything is rebuilt.
+
+    Daily models (key date_day) rebuild days. Charge models (key billing_month_start, the first day
+    of a billing month) rebuild the billing months the days touch, so a daily run costs one month of
+    charges however many months are kept; what is summed from charges by the hour (key
+    usage_month_start) rebuilds those months and the month before (a billing month can hold the
+    previous month's usage). DuckDB replaces the key's values with delete+insert; BigQuery overwrites
+    the key's date partitions (insert_overwrite). -#}
+{% macro incremental_by(key, granularity, cluster_by=none) -%}
     {%- set cfg = {'materialized': 'incremental', 'on_schema_change': 'sync_all_columns'} -%}
     {%- if target.type == 'bigquery' -%}
         {%- do cfg.update({'incremental_strategy': 'insert_overwrite',
-                           'partition_by': {'field': 'date_day', 'data_type': 'date', 'granularity': 'day'}}) -%}
+                           'partition_by': {'field': key, 'data_type': 'date', 'granularity': granularity}}) -%}
         {%- if cluster_by -%}{%- do cfg.update({'cluster_by': cluster_by}) -%}{%- endif -%}
     {%- else -%}
-        {%- do cfg.update({'incremental_strategy': 'delete+insert', 'unique_key': 'date_day'}) -%}
+        {%- do cfg.update({'incremental_strategy': 'delete+insert', 'unique_key': key}) -%}
     {%- endif -%}
     {{ return(cfg) }}
 {%- endmacro %}
 
-{#- SQL condition keeping the run's interval in an incremental build, `true` otherwise. -#}
-{% macro in_run_interval(date_expr) -%}
-    {%- if var('start_date') and var('end_date') and is_incremental() -%}
-        {%- for v in [var('start_date'), var('end_date')] -%}
-            {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', v | string) -%}
-                {{ exceptions.raise_compiler_error("start_date and end_date must be YYYY-MM-DD, got " ~ v) }}
-            {%- endif -%}
-        {%- endfor -%}
-        {{ date_expr }} between cast('{{ var("start_date") }}' as date) and cast('{{ var("end_date") }}' as date)
-    {%- else -%}
-        true
+{% macro daily_incremental(cluster_by=none) -%}{{ return(incremental_by('date_day', 'day', cluster_by)) }}{%- endmacro %}
+{#- key: billing_month_start for charges, usage_month_start for what is summed from them by the hour. -#}
+{% macro monthly_incremental(key='billing_month_start', cluster_by=none) -%}{{ return(incremental_by(key, 'month', cluster_by)) }}{%- endmacro %}
+
+{#- A pair of date vars as [start, end] (validated ISO dates), none when either is unset. -#}
+{% macro _date_vars(prefix) -%}
+    {%- if not (var(prefix ~ 'start_date', none) and var(prefix ~ 'end_date', none)) -%}{{ return(none) }}{%- endif -%}
+    {%- set bounds = [var(prefix ~ 'start_date') | string, var(prefix ~ 'end_date') | string] -%}
+    {%- for v in bounds -%}
+        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', v) -%}
+            {{ exceptions.raise_compiler_error(prefix ~ "start_date and " ~ prefix ~ "end_date must be YYYY-MM-DD, got " ~ v) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(bounds) }}
+{%- endmacro %}
+
+{#- The run's days of a kind as [start, end]: none (the span: the fact and daily KPIs), 'usage',
+    'billing', or 'charges' (usage and billing together: what on-prem and cloud charges rebuild).
+    none when the run has no dates (rebuild everything); [] when it has dates but none of this kind
+    (rebuild nothing). -#}
+{% macro run_interval(kind=none) -%}
+    {%- set span = _date_vars('') -%}
+    {%- if span is none or kind is none -%}{{ return(span) }}{%- endif -%}
+    {%- if kind not in ('usage', 'billing', 'charges') -%}{{ exceptions.raise_compiler_error("unknown interval kind " ~ kind) }}{%- endif -%}
+    {%- set usage, billing = _date_vars('usage_'), _date_vars('billing_') -%}
+    {%- if usage is none and billing is none -%}{{ return(span) }}{%- endif -%}
+    {%- if kind == 'charges' -%}
+        {%- set both = ([usage] if usage else []) + ([billing] if billing else []) -%}
+        {{ return([both | map(attribute=0) | min, both | map(attribute=1) | max]) }}
     {%- endif -%}
+    {%- set own = usage if kind == 'usage' else billing -%}
+    {{ return(own if own is not none else []) }}
+{%- endmacro %}
+
+{#- The first days of the first and last months of the run's days of a kind, as ISO dates, the first
+    one widen_months earlier; none / [] as run_interval. -#}
+{% macro run_months(widen_months=0, kind=none) -%}
+    {%- set bounds = run_interval(kind) -%}
+    {%- if not bounds -%}{{ return(bounds) }}{%- endif -%}
+    {%- set months = [] -%}
+    {%- for v, back in [(bounds[0], widen_months), (bounds[1], 0)] -%}
+        {%- set n = (v[:4] | int) * 12 + (v[5:7] | int) - 1 - back -%}
+        {%- do months.append('%04d-%02d-01' | format(n // 12, n % 12 + 1)) -%}
+    {%- endfor -%}
+    {{ return(months) }}
+{%- endmacro %}
+
+{#- SQL condition: expr between the bounds; `true` for none (everything), `false` for [] (nothing). -#}
+{% macro _between(expr, bounds, label=false) -%}
+    {%- if bounds is none -%}true
+    {%- elif not bounds -%}false
+    {%- elif label -%}{{ expr }} between '{{ bounds[0][:7] }}' and '{{ bounds[1][:7] }}'
+    {%- else -%}{{ expr }} between cast('{{ bounds[0] }}' as date) and cast('{{ bounds[1] }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL condition keeping the run's days (of a kind) in an incremental build, `true` otherwise. -#}
+{% macro in_run_interval(date_expr, kind=none) -%}
+    {%- set bounds = run_interval(kind) -%}
+    {{- _between(date_expr, bounds if bounds is not none and is_incremental() else none) -}}
+{%- endmacro %}
+
+{#- A warehouse built before a model became incremental by month has its table without the key
+    column: delete+insert would keep those rows beside the rebuilt months (counted twice). Fail the run
+    instead, naming the one-time rebuild. -#}
+{% macro require_incremental_key() -%}
+    {#- when dbt writes the table (a compile never does, and may not reach the warehouse at all) -#}
+    {%- if execute and flags.WHICH in ('run', 'build') and is_incremental() -%}
+        {%- set key = config.get('unique_key') or (config.get('partition_by') or {}).get('field') -%}
+        {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- if key and key | lower not in names -%}
+            {{ exceptions.raise_compiler_error(this ~ " has no column " ~ key ~ ": it was built before it became "
+               ~ "incremental by month. Rebuild it and what reads it once: dbt build --full-refresh --select "
+               ~ this.identifier ~ "+ (docs/methodology.md, Incremental builds)") }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL condition keeping the run's months (of a kind) in an incremental build, `true` otherwise.
+    month_expr: a month's first day (DATE), or with label=true a 'YYYY-MM' text (a raw partition). -#}
+{% macro in_run_months(month_expr, widen_months=0, kind=none, label=false) -%}
+    {%- do require_incremental_key() -%}
+    {%- set months = run_months(widen_months, kind) -%}
+    {{- _between(month_expr, months if months is not none and is_incremental() else none, label) -}}
+{%- endmacro %}
+
+{#- A data test's `where` may say __run_days(expr)__, __usage_days(expr)__, __run_months(expr)__,
+    __billing_months(expr)__ or __charge_months(expr)__ (the kinds of run_interval), the months ones optionally widened a month back (`expr, 1`), like the
+    models: expr a DATE (a month's first day for months). Each becomes the condition that keeps what
+    the run rebuilt (`true` without dates, `false` when the run rebuilt nothing of that kind), so an
+    incremental run tests what it rebuilt and a full build tests everything. -#}
+{% macro run_where(where) -%}
+    {%- set out = namespace(where=where) -%}
+    {%- for name, kind, unit in [('run_days', none, 'days'), ('usage_days', 'usage', 'days'), ('run_months', none, 'months'),
+                                 ('billing_months', 'billing', 'months'), ('charge_months', 'charges', 'months')] -%}
+        {%- if unit == 'days' -%}
+            {%- set out.where = modules.re.sub('__' ~ name ~ '\\((.+?)\\)__', _between('(\\1)', run_interval(kind)), out.where) -%}
+        {%- else -%}
+            {%- set out.where = modules.re.sub('__' ~ name ~ '\\((.+?),\\s*1\\s*\\)__', _between('(\\1)', run_months(1, kind)), out.where) -%}
+            {%- set out.where = modules.re.sub('__' ~ name ~ '\\((.+?)\\)__', _between('(\\1)', run_months(0, kind)), out.where) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if modules.re.search('__(run|usage|billing|charge)_', out.where) -%}
+        {{ exceptions.raise_compiler_error("unknown run placeholder in a test's where: " ~ out.where) }}
+    {%- endif -%}
+    {{ return(out.where) }}
+{%- endmacro %}
+
+{#- dbt's get_where_subquery, with the placeholders above (dbt renders a test's `where` before project
+    macros are in reach; this override is where they are). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if not where -%}{{ return(relation) }}{%- endif -%}
+    {{ return('(select * from ' ~ relation ~ ' where ' ~ run_where(where) ~ ') dbt_subquery') }}
 {%- endmacro %}

@@ -17,16 +17,17 @@
     Only the columns the energy needs go through the window (it orders every sample of a GPU): the
     GPU's other attributes are read by the hour beside it (int_gpu_energy_hourly). -#}
 {% macro gpu_energy_intervals(samples) -%}
-{%- set day_by_day = var('start_date') and var('end_date') and is_incremental() %}
+{%- set bounds = run_interval('usage') %}
+{%- set day_by_day = bounds and is_incremental() %}
 {%- set columns = 'host, gpu_index, mig_instance, sample_ts_utc, power_w, energy_counter_mj' %}
 with run_samples as (
     select {{ columns }}
     from {{ samples }}
-    where {{ in_run_interval('sample_date') }}
+    where {{ in_run_interval('sample_date', 'usage') }}
 ),
 
 {% if day_by_day %}
-{%- set day_before = date_add_days("cast('" ~ var('start_date') ~ "' as date)", -1) %}
+{%- set day_before = date_add_days("cast('" ~ bounds[0] ~ "' as date)", -1) %}
 -- each GPU's last sample of the day before the run: the previous sample of its first interval
 -- (a GPU silent for that whole day starts afresh; a full refresh would join across the silence)
 previous_day as (
@@ -101,7 +102,7 @@ select
     case when energy_method_code = 4 then interval_us / 1e6 else 0 end as gap_s,
     case when energy_method_code = 4 then interval_us else 0 end as gap_us
 from intervals
-where {{ in_run_interval('date_day') }}
+where {{ in_run_interval('date_day', 'usage') }}
 {%- endmacro %}
 
 {#- The energy method's name for its code (1-4, in order of preference; see gpu_energy_intervals). -#}

@@ -109,15 +109,28 @@ def record_loaded_days(outlet_events, asset: Asset, summary: dict) -> dict:
     return summary
 
 
+#: The raw tables of usage (by day); every other raw Asset is billing (by billing period).
+USAGE_ASSETS = (RAW_GPU_TELEMETRY, RAW_INFERENCE_REQUESTS, RAW_GRID_INTENSITY)
+
+
 def dbt_vars_from_events(triggering_asset_events) -> dict:
-    """dbt vars for an incremental build: the span of days the triggering loads replaced.
+    """dbt vars for an incremental build: the span of days the triggering loads replaced (start_date,
+    end_date: the fact and daily KPIs), and apart the days of usage loads (usage_start_date,
+    usage_end_date: the models that aggregate raw samples and requests) and of billing loads
+    (billing_start_date, billing_end_date: the charge models, by billing month; the span reaches back to
+    the first day of the month before, whose usage a billing period can hold). A kind without
+    events is left out: its models rebuild nothing (macros/incremental.sql), so a CUR reload does not
+    re-aggregate a month of raw samples.
 
     No events (a manual or `dags test` run) or events without days mean an empty dict: rebuild all.
     """
-    from datetime import date
+    from datetime import date, timedelta
 
-    starts, ends = [], []
-    for events in (triggering_asset_events or {}).values():
+    usage_uris = {a.uri for a in USAGE_ASSETS}
+    spans: dict[str, tuple[list[str], list[str]]] = {"usage_": ([], []), "billing_": ([], [])}
+    for asset, events in (triggering_asset_events or {}).items():
+        uri = str(getattr(asset, "uri", asset))
+        starts, ends = spans["usage_" if uri in usage_uris else "billing_"]
         for event in events:
             extra = getattr(event, "extra", None) or {}
             if extra.get("start_date") and extra.get("end_date"):
@@ -127,7 +140,19 @@ def dbt_vars_from_events(triggering_asset_events) -> dict:
                     ends.append(date.fromisoformat(str(extra["end_date"])).isoformat())
                 except ValueError as exc:
                     raise ValueError(f"Asset event extra has a non-date interval: {extra!r}") from exc
-    return {"start_date": min(starts), "end_date": max(ends)} if starts else {}
+    found = {kind: (min(starts), max(ends)) for kind, (starts, ends) in spans.items() if starts}
+    if not found:
+        return {}
+    # the fact's days: a reloaded billing period can hold usage of the month before it (Cloud Billing
+    # bills late usage in the next invoice month), whose days' costs it changes
+    firsts = [s for kind, (s, _) in found.items() if kind == "usage_"]
+    if "billing_" in found:
+        first = date.fromisoformat(found["billing_"][0]).replace(day=1)
+        firsts.append((first - timedelta(days=1)).replace(day=1).isoformat())
+    result = {"start_date": min(firsts), "end_date": max(e for _, e in found.values())}
+    for kind, (start, end) in found.items():
+        result.update({f"{kind}start_date": start, f"{kind}end_date": end})
+    return result
 
 
 class AlertNotifier(BaseNotifier):

@@ -19,7 +19,7 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
     spec = importlib.util.spec_from_file_location("fleet_bench", REPO / "bench" / "fleet_bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    report = bench.main(["--gpus", "10", "--seconds", "1800", "--history-days", "1,2", "--out", str(tmp_path / "bench")])
+    report = bench.main(["--gpus", "10", "--seconds", "1800", "--history-days", "1,31", "--out", str(tmp_path / "bench")])
     assert report["size"]["samples"] == 18000 and report["size"]["hosts"] == 2
     results = report["results"]
     errors = {k: v["error"][-1500:] for k, v in results.items() if isinstance(v, dict) and "error" in v}
@@ -41,14 +41,17 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
         assert g["cur_rows_loaded"] == size["cur_lines"] and g["cur_quarantined"] == 0, fmt
         assert 0 < g["cur_attributed_lines"] == size["cur_attributed_lines"] < size["cur_lines"], fmt
 
-    # the next day's incremental run on 1 and 2 days of history: same day, same energy
+    # the next day's incremental run on 1 and 31 days of history: same day, same energy
     history = report["history"]
     errors = {k: v["error"][-1500:] for k, v in history.items() if isinstance(v, dict) and "error" in v}
     assert errors == {}
-    assert history["days-1"]["total_kwh"] == pytest.approx(history["days-2"]["total_kwh"], rel=1e-12)
+    assert history["days-1"]["total_kwh"] == pytest.approx(history["days-31"]["total_kwh"], rel=1e-12)
     assert history["days-1"]["total_kwh"] == pytest.approx(reference, rel=1e-9)
-    assert history["days-1"]["fact_requests"] == history["days-2"]["fact_requests"] == size["requests"]  # the next day's requests
-    assert history["days-2"]["history_rows"]["intermediate.int_gpu_energy_hourly"] == 2 * 10  # day 0 and its copy, 10 GPU-hours each
+    assert history["days-1"]["fact_requests"] == history["days-31"]["fact_requests"] == size["requests"]  # the next day's requests
+    rows = history["days-31"]["history_rows"]
+    assert rows["intermediate.int_gpu_energy_hourly"] == 31 * 10  # day 0 and its 30 copies, 10 GPU-hours each
+    # the CUR month and its charges kept for the month before (one copy), not rebuilt by the daily run
+    assert rows["raw.aws_cur_line_items"] == rows["intermediate.int_aws_charges"] == 2 * size["cur_lines"]
     assert history["warehouse_growth_mb_per_day"] is not None
 
     assert "error" not in report["dashboard"] and len(report["dashboard"]["queries"]) >= 9

@@ -59,5 +59,16 @@ def test_transformation_rebuilds_the_days_the_loads_replaced():
     events = {"greenops://raw/gpu_telemetry_samples": [SimpleNamespace(extra={"start_date": "2026-11-18", "end_date": "2026-11-18"})],
               "greenops://raw/inference_requests": [SimpleNamespace(extra={"start_date": "2026-11-15", "end_date": "2026-11-17"}),
                                                     SimpleNamespace(extra={})]}
-    assert dbt_vars_from_events(events) == {"start_date": "2026-11-15", "end_date": "2026-11-18"}
+    assert dbt_vars_from_events(events) == {"start_date": "2026-11-15", "end_date": "2026-11-18",
+                                            "usage_start_date": "2026-11-15", "usage_end_date": "2026-11-18"}
     assert dbt_vars_from_events({}) == {} and dbt_vars_from_events(None) == {}
+    # a CUR month reloaded beside a telemetry day: the marts rebuild the month's days, the raw samples
+    # are aggregated for the telemetry day only, the charges for the billing month
+    from greenops.airflow_support import RAW_AWS_CUR, RAW_GPU_TELEMETRY
+
+    events = {RAW_GPU_TELEMETRY: [SimpleNamespace(extra={"start_date": "2026-12-05", "end_date": "2026-12-05"})],
+              RAW_AWS_CUR: [SimpleNamespace(extra={"start_date": "2026-11-01", "end_date": "2026-11-30"}),
+                            SimpleNamespace(extra={"start_date": "2026-12-01", "end_date": "2026-12-31"})]}
+    assert dbt_vars_from_events(events) == {"start_date": "2026-10-01", "end_date": "2026-12-31",  # and October's usage
+                                            "usage_start_date": "2026-12-05", "usage_end_date": "2026-12-05",
+                                            "billing_start_date": "2026-11-01", "billing_end_date": "2026-12-31"}

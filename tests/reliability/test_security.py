@@ -154,7 +154,8 @@ def test_dbt_interval_vars_from_asset_events_must_be_dates():
     from greenops.airflow_support import dbt_vars_from_events
 
     good = {"a": [SimpleNamespace(extra={"start_date": "2026-11-10", "end_date": "2026-11-11"})]}
-    assert dbt_vars_from_events(good) == {"start_date": "2026-11-10", "end_date": "2026-11-11"}
+    assert dbt_vars_from_events(good) == {"start_date": "2026-10-01", "end_date": "2026-11-11",
+                                          "billing_start_date": "2026-11-10", "billing_end_date": "2026-11-11"}
     injected = "2026-11-10' as date) or true or cast('2026-11-10"
     with pytest.raises(ValueError):
         dbt_vars_from_events({"a": [SimpleNamespace(extra={"start_date": injected, "end_date": "2026-11-11"})]})

@@ -13,10 +13,15 @@ DBT = Path(sys.executable).with_name("dbt")
 
 
 def dbt_build(warehouse: Path, *args: str) -> None:
-    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
-    result = subprocess.run([str(DBT), "build", "--quiet", *args], cwd=PROJECT_ROOT / "dbt_project", env=env,
-                            capture_output=True, text=True, timeout=900)
+    result = dbt_command(warehouse, "build", *args)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+
+
+def dbt_command(warehouse: Path, command: str, *args: str) -> subprocess.CompletedProcess:
+    """A dbt command against ``warehouse``, its outcome returned (not asserted)."""
+    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
+    return subprocess.run([str(DBT), command, "--quiet", *args], cwd=PROJECT_ROOT / "dbt_project", env=env,
+                          capture_output=True, text=True, timeout=900)
 
 
 def dbt_compile_inline(sql: str, warehouse: Path) -> str:

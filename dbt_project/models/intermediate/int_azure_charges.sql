@@ -15,11 +15,17 @@
 -- GPU VMs of the sizes in seed azure_gpu_vm_sizes carry their usage: instance_hours = quantity x
 -- hours per unit of measure ('10 Hours'), gpu_hours = instance_hours x GPUs per VM (a fraction for
 -- partial-GPU sizes). Unused reservation rows are not usage.
+-- Incremental by billing month (the route is chosen per month): a run rebuilds the months its
+-- interval touches; the attribution of a month is that of the inventory when it was last rebuilt.
+{{ config(**monthly_incremental()) }}
 with lines as (
     -- the same columns in the same order (both staging models are macro azure_usage_columns)
-    select * from {{ ref('stg_azure__cost_details') }}
-    union all
-    select * from {{ ref('stg_azure__usage_details') }}
+    select * from (
+        select * from {{ ref('stg_azure__cost_details') }}
+        union all
+        select * from {{ ref('stg_azure__usage_details') }}
+    ) l
+    where {{ in_run_months('billing_month', kind='billing', label=true) }}
 ),
 ranked as (
     select
@@ -58,6 +64,7 @@ charges as (
 )
 select
     {{ dbt.hash(dbt.concat(["origin", "'|'", "charge_key"])) }}     as charge_id,
+    cast({{ dbt.concat(["billing_month", "'-01'"]) }} as date)       as billing_month_start,
     'azure_' || origin                                               as charge_source,
     deployment_id,
     attributed_by,

@@ -4,6 +4,9 @@
 -- int_gcp_charges: GCP Cloud Billing, int_azure_charges: Azure usage details), and FOCUS exports of
 -- any provider (stg_focus__charges, attributed by their `deployment` tag). A FOCUS row is left out
 -- when the same provider's native export is loaded for that month, so a charge is never counted twice.
+-- Incremental by billing month (billing_month_start: the billing period of a native or FOCUS export,
+-- the month of the hour for on-prem): a run rebuilds the months its interval touches.
+{{ config(**monthly_incremental()) }}
 {%- set native = ['int_aws_charges', 'int_gcp_charges', 'int_azure_charges'] %}
 {%- set focus_columns = 'ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, BilledCost, EffectiveCost, '
                         ~ 'BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit' %}
@@ -11,31 +14,40 @@ with native_months as (
     {%- for model in native %}
     {% if not loop.first %}union distinct
     {% endif -%}
-    select distinct ProviderName, {{ month_label('ChargePeriodStart') }} as billing_period
+    select distinct ProviderName, billing_month_start
     from {{ ref(model) }}
+    where {{ in_run_months('billing_month_start', kind='charges') }}
     {%- endfor %}
 ),
-known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }})
+known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }}),
+focus as (
+    select *, cast({{ dbt.concat(["billing_period", "'-01'"]) }} as date) as billing_month_start
+    from {{ ref('stg_focus__charges') }}
+    where {{ in_run_months('billing_period', kind='charges', label=true) }}
+)
 select
     {{ dbt.hash(dbt.concat(["charge_source", "'|'", "deployment_id", "'|'", "cast(ChargePeriodStart as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
+    {{ month_start('ChargePeriodStart') }} as billing_month_start,
     charge_source,
     deployment_id,
     {{ focus_columns }}
 from {{ ref('int_onprem_charges') }}
+where {{ in_run_months(month_start('ChargePeriodStart'), kind='charges') }}
 {%- for model in native %}
 union all
-select charge_id, charge_source, deployment_id, {{ focus_columns }}
+select charge_id, billing_month_start, charge_source, deployment_id, {{ focus_columns }}
 from {{ ref(model) }}
+where {{ in_run_months('billing_month_start', kind='charges') }}
 {%- endfor %}
 union all
 select
     {{ dbt.hash(dbt.concat(["f.billing_period", "'|'", "f._source_file", "'|'", "cast(f._source_line as " ~ dbt.type_string() ~ ")"])) }},
-    'focus', k.deployment_id,
+    f.billing_month_start, 'focus', k.deployment_id,
     f.ProviderName, f.ServiceName, f.ChargeCategory, f.ChargePeriodStart, f.ChargePeriodEnd,
     f.BilledCost, f.EffectiveCost, f.BillingCurrency, f.RegionId, f.ResourceId, f.ConsumedQuantity, f.ConsumedUnit
-from {{ ref('stg_focus__charges') }} f
+from focus f
 left join known k on k.deployment_id = f.deployment_tag
 where not exists (
     select 1 from native_months n
-    where n.ProviderName = f.ProviderName and n.billing_period = f.billing_period
+    where n.ProviderName = f.ProviderName and n.billing_month_start = f.billing_month_start
 )

@@ -7,6 +7,10 @@
 --   azure: usage rows of GPU VM sizes (seed azure_gpu_vm_sizes; int_azure_charges). Azure bills VMs
 --          per day: a day's GPU-hours are spread evenly over its 24 hours.
 -- A new provider adds its CTE to the union; everything below it is shared.
+-- Incremental by the month of the hour (usage_month_start): a run rebuilds the months whose charges
+-- it rebuilt and the month before them (a billing month can hold the previous month's usage).
+{{ config(**monthly_incremental('usage_month_start', cluster_by=['deployment_id'])) }}
+{%- set in_run = in_run_months(month_start('c.ChargePeriodStart'), widen_months=1, kind='billing') %}
 with aws_usage as (
     select
         c.deployment_id, 'aws' as provider, c.account_id, c.RegionId as region_code, c.ChargePeriodStart,
@@ -15,7 +19,7 @@ with aws_usage as (
         c.ConsumedQuantity * i.gpu_count   as gpu_hours
     from {{ ref('int_aws_charges') }} c
     join {{ ref('aws_gpu_instances') }} i on i.instance_type = c.instance_type
-    where c.deployment_id is not null and c.usage_type like '%BoxUsage%' and c.ChargeCategory = 'Usage'
+    where c.deployment_id is not null and c.usage_type like '%BoxUsage%' and c.ChargeCategory = 'Usage' and {{ in_run }}
 ),
 
 gcp_usage as (
@@ -24,8 +28,8 @@ gcp_usage as (
         gpu_name,
         instance_hours,
         gpu_hours
-    from {{ ref('int_gcp_charges') }}
-    where deployment_id is not null and gpu_hours > 0
+    from {{ ref('int_gcp_charges') }} c
+    where c.deployment_id is not null and c.gpu_hours > 0 and {{ in_run }}
 ),
 
 azure_usage as (
@@ -37,7 +41,7 @@ azure_usage as (
         c.gpu_hours / 24.0                 as gpu_hours
     from {{ ref('int_azure_charges') }} c
     cross join ({% for hour in range(24) %}select {{ hour }} as hour_of_day{% if not loop.last %} union all {% endif %}{% endfor %}) h
-    where c.deployment_id is not null and c.gpu_hours > 0
+    where c.deployment_id is not null and c.gpu_hours > 0 and {{ in_run }}
 ),
 
 usage as (
@@ -62,6 +66,7 @@ specs as (select * from {{ ref('int_gpu_models') }})
 select
     u.deployment_id,
     u.hour_utc,
+    {{ month_start('u.hour_utc') }}                         as usage_month_start,
     u.provider,
     u.provider || '/' || u.region_code                      as site_id,
     u.region_code,

@@ -6,7 +6,13 @@
 -- vCPU-seconds / 3600 / vCPUs (the compute.googleapis.com/cores label, else the seed), and
 -- gpu_hours = instance_hours x GPUs per VM. Its other rows (RAM, the GPUs' own SKUs) carry cost only,
 -- so no VM-hour is counted twice.
-with lines as (select * from {{ ref('stg_gcp__billing_export') }}),
+-- Incremental by invoice month (the export's own partition): a run rebuilds the months its interval
+-- touches; the attribution of a month is that of the inventory when the month was last rebuilt.
+{{ config(**monthly_incremental()) }}
+with lines as (
+    select * from {{ ref('stg_gcp__billing_export') }}
+    where {{ in_run_months('invoice_month', kind='billing', label=true) }}
+),
 machines as (select * from {{ ref('gcp_gpu_machine_types') }}),
 attributed as (
     {{ attributed_to_deployments('lines', 'gcp', tag_column='deployment_label', resource_column='resource_name',
@@ -28,6 +34,7 @@ charges as (
 )
 select
     {{ dbt.hash(dbt.concat(["invoice_month", "'|'", "_source_file", "'|'", "cast(_source_line as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
+    cast({{ dbt.concat(["invoice_month", "'-01'"]) }} as date) as billing_month_start,
     'gcp_billing'                                            as charge_source,
     deployment_id,
     attributed_by,

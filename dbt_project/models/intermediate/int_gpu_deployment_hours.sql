@@ -4,7 +4,7 @@
 {{ config(**daily_incremental(cluster_by=['gpu_key'])) }}
 with gpu_hours as (
     select * from {{ ref('int_gpu_energy_hourly') }}
-    where {{ in_run_interval('date_day') }}
+    where {{ in_run_interval('date_day', 'usage') }}
 ),
 
 assignments as (

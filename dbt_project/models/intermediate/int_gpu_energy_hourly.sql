@@ -37,7 +37,7 @@ gpu_hours as (
         max(gpu_name)                                           as gpu_name,
         {{ stable_avg('utilization_gpu_pct') }}                 as avg_utilization_gpu_pct
     from {{ ref('stg_telemetry__gpu_samples') }}
-    where {{ in_run_interval('sample_date') }}
+    where {{ in_run_interval('sample_date', 'usage') }}
     group by 1, 2, 3, 4
 )
 

@@ -17,5 +17,5 @@ select
     {{ stable_sum('weighted_tokens') }}                                        as weighted_tokens,
     {{ stable_sum('latency_ms') }}                                             as total_latency_ms
 from {{ ref('stg_inference__requests') }}
-where {{ in_run_interval('request_date') }}
+where {{ in_run_interval('request_date', 'usage') }}
 group by hour_utc, request_date, deployment_id, model_id, project_id

@@ -6,20 +6,25 @@
 -- in_usd_kpis           = billing_currency is USD: only USD charges enter the USD cost KPIs
 --                         (cost_per_1k_inferences, the fact's cost columns); another currency is
 --                         shown here rather than converted at a rate we would have to invent.
-{{ config(**table_layout(cluster_by=['provider_name', 'billing_month'])) }}
+-- Incremental by the month of the usage (usage_month_start, billing_month its label): a run rebuilds
+-- the months whose charges it rebuilt and the month before them.
+{{ config(**monthly_incremental('usage_month_start', cluster_by=['provider_name'])) }}
 with charges as (
     select
         ProviderName                                   as provider_name,
         {{ month_label('ChargePeriodStart') }}         as billing_month,
+        {{ month_start('ChargePeriodStart') }}         as usage_month_start,
         BillingCurrency                                as billing_currency,
         charge_source,
         deployment_id,
         EffectiveCost
     from {{ ref('int_charges') }}
+    where {{ in_run_months(month_start('ChargePeriodStart'), widen_months=1, kind='charges') }}
 )
 select
     provider_name,
     billing_month,
+    usage_month_start,
     billing_currency,
     charge_source,
     count(*)                                                                           as charges,
@@ -30,4 +35,4 @@ select
                    stable_sum('EffectiveCost')) }}                                     as attributed_share_pct,
     coalesce(billing_currency = 'USD', false)                                          as in_usd_kpis
 from charges
-group by provider_name, billing_month, billing_currency, charge_source
+group by provider_name, billing_month, usage_month_start, billing_currency, charge_source
