@@ -36,18 +36,25 @@ def _key(row: tuple) -> str:
     return repr(tuple(v for v in row if not isinstance(v, float)))
 
 
-@pytest.mark.e2e
-def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
-    landing, full, incremental = tmp_path / "landing", tmp_path / "full.duckdb", tmp_path / "incremental.duckdb"
+def _demo_days(tmp_path: Path, monkeypatch, days: list[date]) -> tuple[Path, Path]:
+    """The demo fleet's ``days`` generated and loaded (inventory, telemetry, requests, grid) into the full
+    warehouse (the current one); returns it and the path of the incremental warehouse beside it."""
+    landing, full = tmp_path / "landing", tmp_path / "full.duckdb"
     monkeypatch.setenv("GREENOPS_LANDING_DIR", str(landing))
     monkeypatch.setenv("GREENOPS_WAREHOUSE", str(full))
     monkeypatch.setenv("GREENOPS_FLEET_FILE", str(PROJECT_ROOT / "include" / "demo_fleet.yaml"))
-    generate(landing, get_settings().fleet_file, START, len(DAYS), seed=11)
+    generate(landing, get_settings().fleet_file, days[0], len(days), seed=11)
     ingest.load_inventory()
-    for day in DAYS:
+    for day in days:
         ingest.ingest_gpu_telemetry(day)
         ingest.ingest_inference_logs(day)
         ingest.ingest_grid_intensity(day)
+    return full, tmp_path / "incremental.duckdb"
+
+
+@pytest.mark.e2e
+def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
+    full, incremental = _demo_days(tmp_path, monkeypatch, DAYS)
 
     # the incremental warehouse receives the same raw data one day at a time
     shutil.copy(full, incremental)
@@ -57,9 +64,7 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
     dbt_build(incremental)  # the first build creates the tables
     for day in DAYS[1:]:
         with duckdb.connect(str(incremental)) as con:
-            con.execute("attach ? as src (read_only)", [str(full)])
-            for table, column in DAY_TABLES.items():
-                con.execute(f"insert into raw.{table} select * from src.raw.{table} where {column} = ?", [day])
+            _copy_raw(con, full, [day], [])
         dbt_build(incremental, "--vars", f"{{start_date: '{day}', end_date: '{day}'}}")
 
     dbt_build(full, "--full-refresh")
@@ -92,6 +97,7 @@ def _dag_vars(loads: dict) -> str:
 
 
 def _copy_raw(con: duckdb.DuckDBPyConnection, source: Path, days: list[date], months: list[str]) -> None:
+    """Replace the raw partitions of ``days`` and ``months`` with those of the warehouse at ``source``."""
     con.execute("attach ? as src (read_only)", [str(source)])
     for table, column in DAY_TABLES.items():
         con.execute(f"delete from raw.{table} where {column} in (select unnest(?::date[]))", [days])
@@ -107,18 +113,8 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
     """The cloud charges, incremental by billing month: a new month's exports and days, then a restated
     old month (its export reloaded with other costs), each built with the interval the DAGs pass (a
     reloaded period brings all of its days), give the full refresh's charge tables and marts."""
-    start = date(2026, 10, 30)
-    days = [start + timedelta(days=i) for i in range(4)]  # two in October, two in November
-    landing, full, incremental = tmp_path / "landing", tmp_path / "full.duckdb", tmp_path / "incremental.duckdb"
-    monkeypatch.setenv("GREENOPS_LANDING_DIR", str(landing))
-    monkeypatch.setenv("GREENOPS_WAREHOUSE", str(full))
-    monkeypatch.setenv("GREENOPS_FLEET_FILE", str(PROJECT_ROOT / "include" / "demo_fleet.yaml"))
-    generate(landing, get_settings().fleet_file, start, len(days), seed=11)
-    ingest.load_inventory()
-    for day in days:
-        ingest.ingest_gpu_telemetry(day)
-        ingest.ingest_inference_logs(day)
-        ingest.ingest_grid_intensity(day)
+    days = [date(2026, 10, 30) + timedelta(days=i) for i in range(4)]  # two in October, two in November
+    full, incremental = _demo_days(tmp_path, monkeypatch, days)
     assert ingest_aws.ingest_aws_cur()["reloaded"] == ["2026-10", "2026-11"]
     assert sorted(ingest_gcp.ingest_gcp_billing()["reloaded"]) == ["2026-10", "2026-11"]
     assert sorted(ingest_azure.ingest_azure_cost_exports()["reloaded"]) == ["2026-10", "2026-11"]
