@@ -3,9 +3,10 @@
 Each function loads one UTC day (the DAG run's data interval) of one source: it finds the files that
 may hold that day's rows, parses them, keeps the day's rows, sends bad rows to ``raw.quarantine``
 with file, line and reason, and replaces the day's partition of the raw table and of the quarantine
-in one transaction. Running a day twice leaves the same rows (only ``_load_id``/``_loaded_at`` say
-when). A file that cannot be read at all raises ``UnreadableFileError`` naming it, and nothing of
-that day is changed.
+in one transaction, with the files it read in ``raw.loaded_files`` (each row carries its file's id and
+its line). Running a day twice leaves the same rows (only ``_load_id``/``_loaded_at`` say when). A
+file that cannot be read at all raises ``UnreadableFileError`` naming it, and nothing of that day is
+changed.
 
 A dated file is read by the runs of its date and the days either side, so its rows more than a day
 away from its date would never be loaded by any run: they are quarantined instead ('timestamp in the
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 Parser = Callable[[duckdb.DuckDBPyConnection, LandingFile], tuple[pa.Table, pa.Table]]
 #: Parses a file into temp tables of the connection; returns the SELECTs of its rows and its rejects.
 Stager = Callable[[duckdb.DuckDBPyConnection, LandingFile], tuple[str | None, str | None]]
+#: A format a FileSource reads: the file name's ending -> (its stager, the format's name in loaded_files).
+Formats = dict[str, tuple[Stager, str]]
 
 
 @dataclass(frozen=True)
@@ -104,21 +107,23 @@ def raw_column_types(con: duckdb.DuckDBPyConnection, table: rt.RawTable) -> dict
 
 def conformed_columns(types: dict[str, str], have: Iterable[str], computed: dict[str, str]) -> str:
     """The SELECT list that puts a parsed file's rows into a raw table's columns and types: the lineage
-    columns from the load's parameters ($file, $load_id, $loaded_at), ``computed`` columns from their
-    expressions, the parsed columns (``have``) cast, absent columns NULL."""
-    special = {"_source_file": "$file", "_load_id": "$load_id", "_loaded_at": "$loaded_at::TIMESTAMP", **computed}
+    columns from the load's parameters ($file, $load_id, $loaded_at; $file_id for FILE_TABLES),
+    ``computed`` columns from their expressions, the parsed columns (``have``) cast, absent columns NULL."""
+    special = {"_source_file": "$file", "_load_id": "$load_id", "_loaded_at": "$loaded_at::TIMESTAMP",
+               "_file_id": "$file_id::INTEGER", **computed}
     have = set(have)
     return ", ".join(f"{special[c]} AS {c}" if c in special else f"CAST({c} AS {t}) AS {c}" if c in have else f"NULL::{t} AS {c}"
                      for c, t in types.items())
 
 
-def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: str, settings: Settings) -> dict:
+def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, settings: Settings) -> dict:
     """Parse the day's files into one DuckDB connection, keep the day's rows, quarantine the rest with
     their reasons, and replace the day's partitions. The rows stay in DuckDB from file to warehouse:
     a DuckDB warehouse is attached first and each file's rows go straight into the raw table, in one
     transaction (the day's partition deleted first) that commits after the last file; other
-    warehouses receive the day from a temp table as Arrow."""
-    files = files_for_day(settings.landing_dir, source.subdir, day, tuple(stagers))
+    warehouses receive the day from a temp table as Arrow. The files read are numbered in path order
+    (``_file_id``) and written to ``raw.loaded_files`` with the day."""
+    files = files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
     table, ts, key, part = source.table, source.ts_column, ", ".join(source.key), source.table.partition_column
     loaded_at = _utcnow()
     warehouse = get_warehouse(settings)
@@ -129,6 +134,7 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
             types = raw_column_types(con, table)
             con.execute("""CREATE TEMP TABLE day_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR,
                                                          partition_date DATE, _source_file VARCHAR)""")
+            con.execute("CREATE TEMP TABLE day_files (_file_id INTEGER, _source_file VARCHAR, source_format VARCHAR)")
             with direct(con) if direct else nullcontext(None) as catalog:
                 if catalog is None:
                     target = "day_rows"
@@ -137,15 +143,15 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
                     target = f"{catalog}{RAW_SCHEMA}.{table.name}"
                     con.execute(f"DELETE FROM {target} WHERE {part} = ?", [day])
                 day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {sql_text(day.isoformat())}"
-                lineage = {"load_id": load_id, "loaded_at": loaded_at, "day": day}
                 for lf in files:
                     if lf.is_empty:
                         log.warning("skipping empty file %s", lf.rel)
-                        continue
-                    stage = next(p for suffix, p in stagers.items() if lf.path.name.endswith(suffix))
+                for file_id, lf in enumerate([lf for lf in files if not lf.is_empty], start=1):
+                    stage, source_format = next(f for suffix, f in formats.items() if lf.path.name.endswith(suffix))
+                    con.execute("INSERT INTO day_files VALUES (?, ?, ?)", [file_id, lf.rel, source_format])
                     rows_sql, rejects_sql = stage(con, lf)
                     try:  # a parser may leave the file to be read here (a view over it): name it on its errors
-                        _stage_file(con, source, lf, target, rows_sql, rejects_sql, types, {**lineage, "file": lf.rel})
+                        _stage_file(con, source, lf, target, rows_sql, rejects_sql, types, day, file_id)
                     except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # the file's values
                         raise UnreadableFileError(lf.rel, short_error(exc)) from exc
 
@@ -157,36 +163,39 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
                             "GROUP BY ALL HAVING count(*) > 1")
                 con.execute(f"""
                     CREATE TEMP TABLE copies AS
-                    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _source_file, _source_line) AS _copy
+                    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _file_id, _source_line) AS _copy
                     FROM ({day_sql}) r WHERE hash({key}) IN (SELECT _key_hash FROM dup_keys)
                     """)
                 has_copies = con.execute("SELECT count(*) FROM copies").fetchall()[0][0] > 0
-                later = "SELECT _source_file, _source_line FROM copies WHERE _copy > 1"
+                later = "SELECT _file_id, _source_line FROM copies WHERE _copy > 1"
                 if catalog is None and has_copies:
-                    data_sql = f"SELECT r.* FROM day_rows r ANTI JOIN ({later}) c USING (_source_file, _source_line)"
+                    data_sql = f"SELECT r.* FROM day_rows r ANTI JOIN ({later}) c USING (_file_id, _source_line)"
                 else:
                     data_sql = day_sql
                     if has_copies:
                         con.execute(f"""DELETE FROM {target} t USING ({later}) c WHERE t.{part} = ?
-                                        AND t._source_file = c._source_file AND t._source_line = c._source_line""", [day])
+                                        AND t._file_id = c._file_id AND t._source_line = c._source_line""", [day])
+                run = f"{sql_text(load_id)} AS _load_id, TIMESTAMP {sql_text(str(loaded_at))} AS _loaded_at"
                 quarantine_sql = f"""
-                    SELECT {sql_text(table.name)} AS source, partition_date, reason, raw_record, _source_file, _source_line,
-                           {sql_text(load_id)} AS _load_id, TIMESTAMP {sql_text(str(loaded_at))} AS _loaded_at
+                    SELECT {sql_text(table.name)} AS source, partition_date, reason, raw_record, _source_file, _source_line, {run}
                     FROM day_rejects
                     UNION ALL
                     SELECT {sql_text(table.name)}, CAST({ts} AS DATE), {sql_text(source.duplicate_reason)},
-                           'duplicate of ' || first_value(_source_file || ':' || _source_line) OVER (PARTITION BY {key} ORDER BY _copy),
-                           _source_file, _source_line, _load_id, _loaded_at
-                    FROM copies QUALIFY _copy > 1
+                           'duplicate of ' || first_value(f._source_file || ':' || c._source_line) OVER (PARTITION BY {key} ORDER BY _copy),
+                           f._source_file, c._source_line, {run}
+                    FROM copies c JOIN day_files f USING (_file_id) QUALIFY _copy > 1
                     ORDER BY _source_file, _source_line
                     """
+                files_sql = f"""SELECT {sql_text(table.name)} AS raw_table, DATE {sql_text(day.isoformat())} AS partition_date,
+                                       _file_id, _source_file, source_format, {run} FROM day_files ORDER BY _file_id"""
                 n_rows = con.execute(f"SELECT count(*) FROM ({data_sql})").fetchall()[0][0]
                 n_quarantined = con.execute(f"SELECT count(*) FROM ({quarantine_sql})").fetchall()[0][0]
-                quarantine = SelectPartitionWrite(rt.QUARANTINE, quarantine_sql, (day,), {"source": table.name})
+                lineage = [SelectPartitionWrite(rt.QUARANTINE, quarantine_sql, (day,), {"source": table.name}),
+                           SelectPartitionWrite(rt.LOADED_FILES, files_sql, (day,), {"raw_table": table.name})]
                 if catalog is None:
-                    replace_partitions_from(warehouse, con, [SelectPartitionWrite(table, data_sql, (day,)), quarantine])
+                    replace_partitions_from(warehouse, con, [SelectPartitionWrite(table, data_sql, (day,)), *lineage])
                 else:
-                    warehouse.write(con, [quarantine], catalog)  # committed with the rows when the block ends
+                    warehouse.write(con, lineage, catalog)  # committed with the rows when the block ends
         finally:
             con.close()
     summary = {"day": day.isoformat(), "files": len(files), "rows": n_rows, "quarantined": n_quarantined}
@@ -195,9 +204,9 @@ def _ingest(source: FileSource, day: date, stagers: dict[str, Stager], load_id: 
 
 
 def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingFile, target: str, rows_sql: str | None,
-                rejects_sql: str | None, types: dict[str, str], params: dict) -> None:
+                rejects_sql: str | None, types: dict[str, str], day: date, file_id: int) -> None:
     """Add one parsed file's rows of the run's day to ``target`` (in the raw table's columns and
-    types; absent columns are NULL) and its rejects of that day to ``day_rejects``.
+    types, with the file's id; absent columns are NULL) and its rejects of that day to ``day_rejects``.
 
     A reject without a usable timestamp of its own belongs to the file's day (folder/name, else its
     first row's). A dated file is read by the runs of its date and the days either side only, so its
@@ -209,12 +218,13 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
     if rows_sql is not None:
         have = {r[0] for r in con.execute(f"DESCRIBE {rows_sql}").fetchall()}
         conformed = f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({ts} AS DATE)'})} FROM ({rows_sql})"
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day", params)
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
+                    {"day": day, "file_id": file_id})
         n_rows = con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]
-        if lf.file_date == params["day"]:
+        if lf.file_date == day:
             lo = lf.file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)
             hi = lf.file_date + timedelta(days=FILE_DATE_TOLERANCE_DAYS)
-            skip = {table.partition_column} | {f.name for f in rt.LINEAGE}
+            skip = {table.partition_column} | {f.name for f in rt.FILE_LINEAGE}
             values = ", ".join(f"{c} := {c}" for c in table.columns if c not in skip)  # the parsed row, as JSON
             con.execute(f"""
                 INSERT INTO day_rejects
@@ -225,11 +235,11 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
                                 || ' UTC is more than a day before the file''s date ' || $file_date END,
                        CAST(to_json(struct_pack({values})) AS VARCHAR), $day, $file
                 FROM ({conformed}) WHERE {table.partition_column} < $lo OR {table.partition_column} > $hi
-                """, {**params, "lo": lo, "hi": hi, "file_date": lf.file_date.isoformat()})
+                """, {"day": day, "file": lf.rel, "file_id": file_id, "lo": lo, "hi": hi, "file_date": lf.file_date.isoformat()})
     if rejects_sql is not None:
         n_rejects = con.execute(f"SELECT count(*) FROM ({rejects_sql})").fetchall()[0][0]
     if n_rejects:
-        fallback = lf.file_date or params["day"]
+        fallback = lf.file_date or day
         if lf.file_date is None and rows_sql is not None:
             fallback = con.execute(f"SELECT CAST(min({ts}) AS DATE) FROM ({rows_sql})").fetchall()[0][0] or fallback
         near = ("true" if lf.file_date is None
@@ -242,7 +252,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
                        $file AS _source_file
                 FROM ({rejects_sql}))
             WHERE partition_date = $day
-            """, {"fallback": fallback, "day": params["day"], "file": params["file"]})
+            """, {"fallback": fallback, "day": day, "file": lf.rel})
     log.info("%s: %d rows, %d rejected", lf.rel, n_rows, n_rejects)
 
 
@@ -274,9 +284,10 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
     def smi(con, lf):
         return nvidia_smi.stage(con, lf, host_tz.get(lf.host, "UTC"))
 
-    stagers: dict[str, Stager] = {".csv": smi, ".csv.gz": smi, ".prom": dcgm.stage, ".prom.gz": dcgm.stage,
-                                  ".parquet": nvml_parquet.stage}
-    summary = _ingest(TELEMETRY, day, stagers, load_id or new_load_id(), s)
+    formats: Formats = {".csv": (smi, "nvidia_smi_csv"), ".csv.gz": (smi, "nvidia_smi_csv"),
+                        ".prom": (dcgm.stage, "dcgm_prometheus"), ".prom.gz": (dcgm.stage, "dcgm_prometheus"),
+                        ".parquet": (nvml_parquet.stage, "nvml_parquet")}
+    summary = _ingest(TELEMETRY, day, formats, load_id or new_load_id(), s)
     if s.raw_telemetry_retention_days:
         # retention counts from the loaded day, never the wall clock: a backfill of old days deletes nothing newer
         cutoff = day - timedelta(days=s.raw_telemetry_retention_days)
@@ -292,10 +303,10 @@ def ingest_inference_logs(day: date, load_id: str | None = None, settings: Setti
 
     def stage(con, lf):
         return inference_logs.stage(con, lf, known)
-    return _ingest(REQUESTS, day, {".jsonl": stage, ".jsonl.gz": stage}, load_id or new_load_id(), s)
+    return _ingest(REQUESTS, day, {".jsonl": (stage, "jsonl"), ".jsonl.gz": (stage, "jsonl")}, load_id or new_load_id(), s)
 
 
 def ingest_grid_intensity(day: date, load_id: str | None = None, settings: Settings | None = None) -> dict:
     """Load one UTC day of hourly grid carbon intensity drops."""
     s = settings or get_settings()
-    return _ingest(GRID, day, {".csv": _staged(grid_intensity.parse)}, load_id or new_load_id(), s)
+    return _ingest(GRID, day, {".csv": (_staged(grid_intensity.parse), "csv")}, load_id or new_load_id(), s)

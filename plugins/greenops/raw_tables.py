@@ -2,8 +2,12 @@
 
 Every raw table carries lineage: ``_source_file`` (path relative to the landing folder),
 ``_source_line`` (1-based line or row number in that file, where the format has one), ``_load_id``
-(one id per task run) and ``_loaded_at`` (UTC). Each table is replaced one partition at a time
-(``partition_column``), so a rerun of a day gives the same rows.
+(one id per task run) and ``_loaded_at`` (UTC). The large daily tables loaded from landing files
+(telemetry samples, requests, grid intensity: ``FILE_TABLES``) keep the per-file part of it once per
+file in ``loaded_files`` and carry only ``_file_id`` and ``_source_line`` on each row: four constant
+columns cost a quarter of the time of inserting 86 million samples (docs/benchmarks.md, round 6).
+Each table is replaced one partition at a time (``partition_column``), so a rerun of a day gives the
+same rows.
 """
 
 from __future__ import annotations
@@ -32,13 +36,25 @@ class RawTable:
         return self.schema.names
 
 
+#: A row of a FILE_TABLES table: its file (``loaded_files._file_id`` of the same table and partition)
+#: and its line in that file.
+FILE_LINEAGE = [
+    pa.field("_file_id", pa.int32()),
+    pa.field("_source_line", pa.int64()),
+]
+
+
 def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
     return pa.schema([pa.field(n, t) for n, t in fields] + LINEAGE)
 
 
+def _file_schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([pa.field(n, t) for n, t in fields] + FILE_LINEAGE)
+
+
 GPU_TELEMETRY = RawTable(
     "gpu_telemetry_samples",
-    _schema(
+    _file_schema(
         ("sample_date", pa.date32()),  # UTC date of sample_ts_utc: the partition
         ("sample_ts_utc", pa.timestamp("us")),
         ("host", pa.string()),
@@ -55,7 +71,6 @@ GPU_TELEMETRY = RawTable(
         ("temperature_c", pa.float64()),
         ("sm_clock_mhz", pa.float64()),
         ("mig_instance", pa.string()),
-        ("source_format", pa.string()),  # nvidia_smi_csv | dcgm_prometheus | nvml_parquet
     ),
     "sample_date",
     "One row per GPU telemetry sample (GPU x timestamp), all formats in one schema.",
@@ -63,7 +78,7 @@ GPU_TELEMETRY = RawTable(
 
 INFERENCE_REQUESTS = RawTable(
     "inference_requests",
-    _schema(
+    _file_schema(
         ("request_date", pa.date32()),  # UTC date of request_ts_utc: the partition
         ("request_id", pa.string()),
         ("request_ts_utc", pa.timestamp("us")),
@@ -84,7 +99,7 @@ INFERENCE_REQUESTS = RawTable(
 
 GRID_INTENSITY = RawTable(
     "grid_intensity_hourly",
-    _schema(
+    _file_schema(
         ("hour_date", pa.date32()),  # UTC date of hour_utc: the partition
         ("zone", pa.string()),
         ("hour_utc", pa.timestamp("us")),
@@ -154,6 +169,21 @@ INVENTORY_PROJECTS = RawTable(
     ),
     None,
     "One row per project, budget period type and period ('*' = default for every period) (snapshot).",
+)
+
+LOADED_FILES = RawTable(
+    "loaded_files",
+    pa.schema([
+        pa.field("raw_table", pa.string()),  # the FILE_TABLES table the file's rows went to
+        pa.field("partition_date", pa.date32()),  # the day loaded: the partition (with raw_table)
+        pa.field("_file_id", pa.int32()),  # 1, 2, ... in path order, per raw table and day
+        pa.field("_source_file", pa.string()),
+        pa.field("source_format", pa.string()),  # nvidia_smi_csv | dcgm_prometheus | nvml_parquet | jsonl | csv
+        pa.field("_load_id", pa.string()),
+        pa.field("_loaded_at", pa.timestamp("us")),
+    ]),
+    "partition_date",
+    "One row per landing file read for a day of a file-loaded raw table: the lineage its rows share.",
 )
 
 QUARANTINE = RawTable(
@@ -264,6 +294,7 @@ ALL_TABLES = [
     GPU_TELEMETRY,
     INFERENCE_REQUESTS,
     GRID_INTENSITY,
+    LOADED_FILES,
     INVENTORY_SITES,
     INVENTORY_HOSTS,
     INVENTORY_DEPLOYMENTS,
@@ -275,6 +306,10 @@ ALL_TABLES = [
     AWS_CARBON_EMISSIONS,
     AWS_EXPORT_LOADS,
 ]
+
+
+#: The tables loaded from landing files a day at a time, with their lineage in LOADED_FILES.
+FILE_TABLES = (GPU_TELEMETRY, INFERENCE_REQUESTS, GRID_INTENSITY)
 
 
 def empty(table: RawTable) -> pa.Table:

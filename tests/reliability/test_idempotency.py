@@ -43,7 +43,10 @@ def test_running_a_day_again_changes_nothing(backfill):
     # the transformation run that follows a day's load rebuilds that day (dbt vars, as the DAG passes them)
     dbt(backfill.warehouse, "run", "--quiet", *dbt_vars(day, day), target_dir=backfill.target_dir)
     backfill.timings["day_again_s"] = time.monotonic() - t
-    assert query(backfill.warehouse, "select count(distinct _load_id) from raw.gpu_telemetry_samples where sample_date = ?", [day]) == [(1,)]
+    # the day's samples came from files of this load alone (the lineage of a sample's file is in raw.loaded_files)
+    assert query(backfill.warehouse, "select distinct f._load_id from raw.gpu_telemetry_samples s left join raw.loaded_files f "
+                 "on f.raw_table = 'gpu_telemetry_samples' and f.partition_date = s.sample_date and f._file_id = s._file_id "
+                 "where s.sample_date = ?", [day]) == [(f"again-{day}",)]
     assert differences(backfill.baseline, fingerprint(backfill.warehouse)) == []
 
 
@@ -55,7 +58,8 @@ def test_a_14_day_backfill_again_changes_nothing(backfill):
     ingest_days(backfill.settings, again, "backfill-again")
     dbt(backfill.warehouse, "run", "--quiet", *dbt_vars(again[0], again[-1]), target_dir=backfill.target_dir)
     backfill.timings["backfill_14_again_s"] = time.monotonic() - t
-    reloaded = query(backfill.warehouse, "select count(distinct sample_date) from raw.gpu_telemetry_samples where _load_id like 'backfill-again-%'")
+    reloaded = query(backfill.warehouse, "select count(distinct partition_date) from raw.loaded_files "
+                     "where raw_table = 'gpu_telemetry_samples' and _load_id like 'backfill-again-%'")
     assert reloaded == [(14,)]
     assert differences(backfill.baseline, fingerprint(backfill.warehouse)) == []
     print(f"backfill timings: {backfill.timings}")

@@ -81,7 +81,7 @@ def _ingest(out: Path) -> list[dict]:
 
 
 def test_file_columns_are_the_raw_tables_sample_columns():
-    not_in_files = {"sample_date", "source_format"} | {f.name for f in rt.LINEAGE}
+    not_in_files = {"sample_date"} | {f.name for f in rt.FILE_LINEAGE}
     expected = pa.schema([f for f in rt.GPU_TELEMETRY.schema if f.name not in not_in_files])
     assert SAMPLE_SCHEMA.equals(expected)
 
@@ -105,7 +105,6 @@ def test_values_and_units_survive_the_ingestion(fake, out):
     assert r["power_limit_w"] == 700.0  # 700 000 mW
     assert (r["temperature_c"], r["sm_clock_mhz"]) == (55, 1755)
     assert r["mig_instance"] is None
-    assert r["source_format"] == "nvml_parquet"
     assert [row["_source_line"] for row in rows] == [1, 2, 3]  # lineage: the row number in the file
 
     # the parser changes no value: the file read directly holds the same rows

@@ -58,9 +58,20 @@ def test_day_rows_only_duplicates_quarantined_and_rerun_replaces(landing, settin
         ("duplicate sample (same GPU and timestamp)",
          "duplicate of gpu_telemetry/host=fra1-gpu01/date=2026-11-20/a.csv:3",
          "gpu_telemetry/host=fra1-gpu01/date=2026-11-21/a.csv", 3)]
+    # each row's file is in raw.loaded_files (numbered in path order per table and day), its line on the row
+    files = [("gpu_telemetry_samples", "2026-11-20", 1, "gpu_telemetry/host=fra1-gpu01/date=2026-11-20/a.csv", "nvidia_smi_csv"),
+             ("gpu_telemetry_samples", "2026-11-20", 2, "gpu_telemetry/host=fra1-gpu01/date=2026-11-21/a.csv", "nvidia_smi_csv")]
+    lineage = """select f._source_file, s._source_line, s.power_w from raw.gpu_telemetry_samples s join raw.loaded_files f
+                 on f.raw_table = 'gpu_telemetry_samples' and f.partition_date = s.sample_date and f._file_id = s._file_id order by 3"""
+    rows = [(files[0][3], 3, 200.0), (files[1][3], 2, 300.0)]
+    assert _rows(settings_env, "select raw_table, partition_date::varchar, _file_id, _source_file, source_format "
+                               "from raw.loaded_files order by _file_id") == files
+    assert _rows(settings_env, lineage) == rows
     ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)
     assert _rows(settings_env, "select count(*) from raw.gpu_telemetry_samples") == [(2,)]
     assert _rows(settings_env, "select count(*) from raw.quarantine") == [(1,)]
+    assert _rows(settings_env, "select count(*) from raw.loaded_files") == [(2,)]
+    assert _rows(settings_env, lineage) == rows
 
 
 def test_failed_load_leaves_the_partition(landing, settings_env, fleet):
@@ -85,8 +96,11 @@ def test_retention_deletes_raw_telemetry_days_before_the_window_and_nothing_else
     from greenops.settings import get_settings
 
     ingest.ingest_gpu_telemetry(days[3], settings=get_settings())
-    # the day loaded and the 2 days before it stay; older raw samples go; the quarantine is untouched
+    # the day loaded and the 2 days before it stay; older raw samples go, with their files' lineage; the
+    # quarantine is untouched
     assert _rows(settings_env, "select distinct sample_date::varchar from raw.gpu_telemetry_samples order by 1") == [
+        ("2026-11-18",), ("2026-11-19",), ("2026-11-20",)]
+    assert _rows(settings_env, "select distinct partition_date::varchar from raw.loaded_files order by 1") == [
         ("2026-11-18",), ("2026-11-19",), ("2026-11-20",)]
     assert _rows(settings_env, "select count(*) from raw.quarantine") == [(4,)]
     # a backfill of an old day counts from that day: it deletes nothing newer
@@ -122,9 +136,53 @@ def test_a_warehouse_without_duckdb_receives_the_same_rows_as_arrow(landing, set
                                                "2026/11/20 10:00:01.000, 0, GPU-x, NVIDIA H100 80GB HBM3, -1 W"])
     monkeypatch.setattr(ingest, "get_warehouse", lambda settings=None: ArrowOnly())
     assert ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)["rows"] == 1
-    samples, quarantine = ArrowOnly.writes
+    samples, quarantine, files = ArrowOnly.writes
     assert samples.table is rt.GPU_TELEMETRY and samples.data.schema == rt.GPU_TELEMETRY.schema
-    assert samples.data.select(["sample_date", "power_w", "_source_line"]).to_pylist() == [
-        {"sample_date": date(2026, 11, 20), "power_w": 200.0, "_source_line": 2}]
+    assert samples.data.select(["sample_date", "power_w", "_file_id", "_source_line"]).to_pylist() == [
+        {"sample_date": date(2026, 11, 20), "power_w": 200.0, "_file_id": 1, "_source_line": 2}]
     assert quarantine.scope == {"source": "gpu_telemetry_samples"} and quarantine.data.schema == rt.QUARANTINE.schema
     assert quarantine.data.column("reason").to_pylist() == ["negative power: -1.0 W"]
+    assert files.scope == {"raw_table": "gpu_telemetry_samples"} and files.data.schema == rt.LOADED_FILES.schema
+    assert files.data.select(["_file_id", "_source_file"]).to_pylist() == [
+        {"_file_id": 1, "_source_file": "gpu_telemetry/host=fra1-gpu01/date=2026-11-20/a.csv"}]
+
+
+def test_a_warehouse_made_before_loaded_files_is_migrated_once(landing, settings_env, fleet):
+    # a release before loaded_files kept _source_file, _load_id, _loaded_at (and the format) on every row
+    from greenops import raw_tables as rt
+
+    old_columns = [c for c in rt.GPU_TELEMETRY.columns if c != "_file_id"]
+    settings_env.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings_env.warehouse_path)) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.gpu_telemetry_samples as select "
+                    + ", ".join(f"null::{t} as {c}" for c, t in ingest.raw_column_types(con, rt.GPU_TELEMETRY).items() if c != "_file_id")
+                    + ", null::varchar as _source_file, null::varchar as _load_id, null::timestamp as _loaded_at, "
+                      "null::varchar as source_format limit 0")
+        old = [("2026-11-18", "h/b.csv", 1, 10.0), ("2026-11-18", "h/a.csv", 1, 20.0), ("2026-11-18", "h/a.csv", 2, 30.0),
+               ("2026-11-19", "h/c.csv", 5, 40.0)]
+        for day, file, line, power in old:
+            con.execute("insert into raw.gpu_telemetry_samples (sample_date, sample_ts_utc, host, gpu_index, power_w, "
+                        "_source_line, _source_file, _load_id, _loaded_at, source_format) values "
+                        "(?::date, ?::timestamp, 'h', 0, ?, ?, ?, 'old-load', timestamp '2026-11-20 01:00:00', 'nvidia_smi_csv')",
+                        [day, f"{day} 10:0{line}:00", power, line, file])
+    _smi(landing, "date=2026-11-20", "a.csv", ["2026/11/20 10:00:00.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 200 W"])
+    ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)
+
+    columns = [c for (c,) in _rows(settings_env, "select column_name from duckdb_columns() "
+                                                 "where table_name = 'gpu_telemetry_samples' order by column_index")]
+    assert columns == rt.GPU_TELEMETRY.columns  # the row lineage columns are gone, _file_id in their place
+    lineage = _rows(settings_env, """
+        select s.sample_date::varchar, f._source_file, s._source_line, s.power_w, f._file_id, f.source_format, f._load_id
+        from raw.gpu_telemetry_samples s join raw.loaded_files f
+          on f.raw_table = 'gpu_telemetry_samples' and f.partition_date = s.sample_date and f._file_id = s._file_id
+        order by s.power_w""")
+    assert [r[:4] for r in lineage] == [(day, file, line, power) for day, file, line, power in old] + [
+        ("2026-11-20", "gpu_telemetry/host=fra1-gpu01/date=2026-11-20/a.csv", 2, 200.0)]
+    # files numbered in path order per day, as a load numbers them; format and load kept
+    assert [r[4:] for r in lineage[:4]] == [(2, "nvidia_smi_csv", "old-load"), (1, "nvidia_smi_csv", "old-load"),
+                                            (1, "nvidia_smi_csv", "old-load"), (1, "nvidia_smi_csv", "old-load")]
+    assert _rows(settings_env, "select count(*) from raw.loaded_files") == [(4,)]
+    ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)  # once: nothing more to migrate
+    assert _rows(settings_env, "select count(*) from raw.loaded_files") == [(4,)]
+    assert _rows(settings_env, "select count(*) from raw.gpu_telemetry_samples") == [(5,)]

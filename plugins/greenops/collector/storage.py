@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 log = logging.getLogger("greenops.collector")
 
-#: The file contract: exactly the raw table ``gpu_telemetry_samples``'s sample columns (no partition,
-#: ``source_format`` or lineage column; the ingestion adds those). Timestamps are naive UTC.
+#: The file contract: exactly the raw table ``gpu_telemetry_samples``'s sample columns (no partition or
+#: lineage column; the ingestion adds those). Timestamps are naive UTC.
 SAMPLE_SCHEMA = pa.schema(
     [
         pa.field("sample_ts_utc", pa.timestamp("us")),

@@ -128,7 +128,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | None, 
         CREATE OR REPLACE TEMP TABLE dcgm_samples AS
         SELECT sample_ts_utc, coalesce(?, hostname) AS host, gpu_index,
                gpu_uuid, any_value(gpu_name) AS gpu_name, mig_instance,
-               {pivot}, min(ln) AS _source_line, 'dcgm_prometheus' AS source_format
+               {pivot}, min(ln) AS _source_line
         FROM metric_checked WHERE reason IS NULL
         GROUP BY sample_ts_utc, hostname, gpu_index, gpu_uuid, mig_instance
         HAVING power_w IS NOT NULL OR energy_counter_mj IS NOT NULL

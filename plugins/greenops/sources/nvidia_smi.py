@@ -168,7 +168,7 @@ def _has_repeated_local_hour(con: duckdb.DuckDBPyConnection, table: str, timezon
 
 def _rows_sql(table: str) -> str:
     return (f"SELECT sample_ts_utc, host, gpu_index, gpu_uuid, gpu_name, {', '.join(NUMERIC)}, NULL::DOUBLE AS energy_counter_mj, "
-            f"'nvidia_smi_csv' AS source_format, _source_line FROM {table} WHERE reason IS NULL")
+            f"_source_line FROM {table} WHERE reason IS NULL")
 
 
 def _text_lines(lf: LandingFile) -> tuple[str | None, int, bool] | None:

@@ -82,7 +82,7 @@ def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
         )
     except duckdb.Error as exc:
         raise UnreadableFileError(lf.rel, str(exc).splitlines()[0]) from exc
-    rows = "SELECT * EXCLUDE (reason), 'nvml_parquet' AS source_format FROM pq_checked WHERE reason IS NULL"
+    rows = "SELECT * EXCLUDE (reason) FROM pq_checked WHERE reason IS NULL"
     rejects = """
         SELECT _source_line, reason,
                coalesce(CAST(sample_ts_utc AS VARCHAR), '(no time)') || ' gpu ' || coalesce(CAST(gpu_index AS VARCHAR), '?')

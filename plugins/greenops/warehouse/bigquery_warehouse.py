@@ -34,7 +34,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from greenops.raw_tables import ALL_TABLES, RawTable
+from greenops.raw_tables import ALL_TABLES, FILE_TABLES, LOADED_FILES, RawTable
 from greenops.warehouse import PartitionWrite, QueryPartitionWrite
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,9 @@ class BigQueryWarehouse:
 
     def ensure_raw_tables(self) -> None:
         """Create the datasets and raw tables that are missing, and add columns a newer release
-        brought (BigQuery adds NULLABLE columns in place). Once per warehouse object."""
+        brought (BigQuery adds NULLABLE columns in place). Once per warehouse object. Columns a newer
+        release no longer writes stay, NULL in new rows: the per-row file lineage of the file-loaded
+        tables before ``loaded_files`` keeps the lineage of the rows loaded before the upgrade."""
         if self._ensured:
             return
         statements = [
@@ -259,9 +261,14 @@ class BigQueryWarehouse:
                     log.warning("could not drop staging tables (they expire in %d day): %s", STAGING_EXPIRATION_DAYS, exc)
 
     def delete_partitions_before(self, table: RawTable, cutoff) -> None:
-        """Retention: delete a day-partitioned raw table's partitions before ``cutoff`` (a date)."""
-        self._run(f"DELETE FROM {self.table_id(table.name)} WHERE {_ident(table.partition_column)} < @cutoff",
-                  [query_parameter("cutoff", cutoff)])
+        """Retention: delete a day-partitioned raw table's partitions before ``cutoff`` (a date), and
+        their files' rows in ``loaded_files``."""
+        statements = [f"DELETE FROM {self.table_id(table.name)} WHERE {_ident(table.partition_column)} < @cutoff"]
+        if table in FILE_TABLES:
+            statements.append(f"DELETE FROM {self.table_id(LOADED_FILES.name)} WHERE raw_table = @raw_table "
+                              "AND partition_date < @cutoff")
+        self._run(";\n".join(statements) + ";",
+                  [query_parameter("cutoff", cutoff), query_parameter("raw_table", table.name)])
 
     def _decorator_write(self, w) -> bool:
         if not (isinstance(w, PartitionWrite) and _day_partitioned(w.table) and not w.scope

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from greenops.raw_tables import ALL_TABLES, RawTable, empty
+from greenops.raw_tables import ALL_TABLES, FILE_TABLES, LOADED_FILES, RawTable, empty
 from greenops.sources.common import fetch_arrow, sql_text
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite
 
@@ -93,7 +93,8 @@ class DuckDBWarehouse:
     @staticmethod
     def _ensure(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> None:
         """Create the raw tables that are missing and add the columns a newer release added (one
-        catalog query for all tables: this runs before every write)."""
+        catalog query for all tables: this runs before every write). A file-loaded table made before
+        ``loaded_files`` existed is migrated once (``_move_file_lineage``)."""
         prefix = f"{_quote(catalog)}." if catalog else ""
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix}{RAW_SCHEMA}")
         have: dict[str, set[str]] = {}
@@ -101,20 +102,66 @@ class DuckDBWarehouse:
                 "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = ? AND database_name = "
                 + ("?" if catalog else "current_database()"), [RAW_SCHEMA, catalog] if catalog else [RAW_SCHEMA]).fetchall():
             have.setdefault(table_name, set()).add(column)
+        legacy = [t for t in FILE_TABLES if "_file_id" not in have.get(t.name, {"_file_id"})]
         for table in ALL_TABLES:
-            columns = have.get(table.name)
-            if columns is not None and set(table.columns) <= columns:
-                continue
-            con.register("template", empty(table))
-            target = f"{prefix}{RAW_SCHEMA}.{_quote(table.name)}"
-            if columns is None:
-                con.execute(f"CREATE TABLE {target} AS SELECT * FROM template")
-            else:
-                # a newer release may add columns: add them to a warehouse made by an older one
-                for column, type_ in con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall():
-                    if column not in columns:
-                        con.execute(f"ALTER TABLE {target} ADD COLUMN {_quote(column)} {type_}")
-            con.unregister("template")
+            if table not in legacy:
+                DuckDBWarehouse._create_or_extend(con, prefix, table, have.get(table.name))
+        for table in legacy:
+            DuckDBWarehouse._move_file_lineage(con, prefix, table, have[table.name])
+
+    @staticmethod
+    def _create_or_extend(con: duckdb.DuckDBPyConnection, prefix: str, table: RawTable, columns: set[str] | None) -> None:
+        """Create ``table`` if ``columns`` (what it has) is None, else add the columns it lacks."""
+        if columns is not None and set(table.columns) <= columns:
+            return
+        con.register("template", empty(table))
+        target = f"{prefix}{RAW_SCHEMA}.{_quote(table.name)}"
+        if columns is None:
+            con.execute(f"CREATE TABLE {target} AS SELECT * FROM template")
+        else:
+            # a newer release may add columns: add them to a warehouse made by an older one
+            for column, type_ in con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM template)").fetchall():
+                if column not in columns:
+                    con.execute(f"ALTER TABLE {target} ADD COLUMN {_quote(column)} {type_}")
+        con.unregister("template")
+
+    @staticmethod
+    def _move_file_lineage(con: duckdb.DuckDBPyConnection, prefix: str, table: RawTable, columns: set[str]) -> None:
+        """Upgrade a file-loaded raw table written by a release that kept its file's lineage on every
+        row (``_source_file``, ``_load_id``, ``_loaded_at``, ``source_format``): each partition's files
+        go to ``loaded_files``, numbered in path order as a load numbers them, and the table is rewritten
+        with ``_file_id`` in their place. One transaction, once; the rows and their lines are unchanged."""
+        raw = f"{prefix}{RAW_SCHEMA}"
+        target, files, part = f"{raw}.{_quote(table.name)}", f"{raw}.{_quote(LOADED_FILES.name)}", _quote(table.partition_column)
+        n = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+        log.warning("raw.%s: moving the per-row file lineage of %d rows to raw.loaded_files (once, after an upgrade)",
+                    table.name, n)
+        fmt = "any_value(source_format)" if "source_format" in columns else "NULL"
+        kept = ", ".join("f._file_id" if c == "_file_id" else f"t.{_quote(c)}" for c in table.columns
+                         if c == "_file_id" or c in columns)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DELETE FROM {files} WHERE raw_table = ?", [table.name])
+            con.execute(f"""
+                INSERT INTO {files} BY NAME
+                SELECT $name AS raw_table, {part} AS partition_date, _source_file, source_format, _load_id, _loaded_at,
+                       CAST(row_number() OVER (PARTITION BY {part} ORDER BY _source_file) AS INTEGER) AS _file_id
+                FROM (SELECT {part}, _source_file, {fmt} AS source_format, max(_load_id) AS _load_id,
+                             max(_loaded_at) AS _loaded_at
+                      FROM {target} GROUP BY {part}, _source_file)
+                """, {"name": table.name})
+            con.execute(f"""
+                CREATE TABLE {raw}.{_quote(table.name + '__files')} AS
+                SELECT {kept} FROM {target} t LEFT JOIN {files} f
+                    ON f.raw_table = $name AND f.partition_date = t.{part} AND f._source_file IS NOT DISTINCT FROM t._source_file
+                """, {"name": table.name})
+            con.execute(f"DROP TABLE {target}")
+            con.execute(f"ALTER TABLE {raw}.{_quote(table.name + '__files')} RENAME TO {_quote(table.name)}")
+            DuckDBWarehouse._create_or_extend(con, prefix, table, set(table.columns) & (columns | {"_file_id"}))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     @staticmethod
     def _replace(con: duckdb.DuckDBPyConnection, writes: list, prefix: str = "") -> None:
@@ -184,10 +231,16 @@ class DuckDBWarehouse:
             con.execute(f"DETACH {_WAREHOUSE_ALIAS}")
 
     def delete_partitions_before(self, table: RawTable, cutoff: date) -> None:
-        """Retention: delete a day-partitioned raw table's partitions before ``cutoff``."""
+        """Retention: delete a day-partitioned raw table's partitions before ``cutoff`` (and their
+        files' rows in ``loaded_files``), in one transaction."""
         with connect(self.path) as con:
             self._ensure(con)
+            con.execute("BEGIN TRANSACTION")
             con.execute(f"DELETE FROM {RAW_SCHEMA}.{_quote(table.name)} WHERE {_quote(table.partition_column)} < ?", [cutoff])
+            if table in FILE_TABLES:
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{_quote(LOADED_FILES.name)} WHERE raw_table = ? AND partition_date < ?",
+                            [table.name, cutoff])
+            con.execute("COMMIT")
 
     def query(self, sql: str, params: list | None = None) -> pa.Table:
         with connect(self.path, read_only=True) as con:

@@ -16,7 +16,7 @@ select
     memory_total_mib,
     power_limit_w,
     temperature_c,
-    source_format,
-    _source_file,
+    -- lineage: the file (its path, format and load in stg_pipeline__loaded_files) and the line in it
+    _file_id,
     _source_line
 from {{ source('raw', 'gpu_telemetry_samples') }}

@@ -1,0 +1,5 @@
+-- One row per landing file a day of a file-loaded raw table was read from: the lineage its rows share
+-- (they carry file_id and their line). Join on raw_table, partition_date and file_id.
+select raw_table, partition_date, _file_id as file_id, _source_file as source_file, source_format,
+       _load_id as load_id, _loaded_at as loaded_at
+from {{ source('raw', 'loaded_files') }}
