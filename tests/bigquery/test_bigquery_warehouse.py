@@ -32,7 +32,7 @@ def _requests(n: int = 2) -> pa.Table:
         "request_ts_utc": [datetime(2026, 11, 16, 10, i) for i in range(n)],
         "deployment": ["chat-8b-gcp"] * n,
         "prompt_tokens": pa.array(range(100, 100 + n), pa.int64()),
-        "_load_id": ["load-1"] * n,
+        "_file_id": [1] * n,
     }))
 
 
@@ -85,6 +85,18 @@ def test_one_day_is_replaced_by_a_load_job_on_the_partition_decorator(fake):
         ("r1", DAY, datetime(2026, 11, 16, 10, 1, tzinfo=timezone.utc), 101, "chat-8b-gcp")]
     assert list(load.parquet_rows[0]) == rt.INFERENCE_REQUESTS.columns
     assert not any("DELETE" in q or "INSERT" in q for q in fake.sql())  # no DML: the load job replaced the day
+
+
+def test_retention_deletes_old_days_and_their_files_lineage(fake):
+    wh = BigQueryWarehouse(fake.client())
+    wh.delete_partitions_before(rt.GPU_TELEMETRY, DAY)
+    wh.delete_partitions_before(rt.QUARANTINE, DAY)  # a table without loaded_files rows
+    telemetry, quarantine = fake.queries
+    assert telemetry["sql"] == ("DELETE FROM `greenops-test.raw.gpu_telemetry_samples` WHERE `sample_date` < @cutoff;\n"
+                                "DELETE FROM `greenops-test.raw.loaded_files` WHERE raw_table = @raw_table "
+                                "AND partition_date < @cutoff;")
+    assert telemetry["parameters"] == {"cutoff": "2026-11-16", "raw_table": "gpu_telemetry_samples"}
+    assert quarantine["sql"] == "DELETE FROM `greenops-test.raw.quarantine` WHERE `partition_date` < @cutoff;"
 
 
 def test_rows_outside_the_partition_are_refused(fake):
