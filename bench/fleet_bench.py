@@ -335,12 +335,31 @@ def run_telemetry(landing: Path, work: Path, fleet: Path, day: date = DAY) -> di
     return {"ingest_s": time.perf_counter() - t0, "rows": loaded["rows"], "quarantined": loaded["quarantined"]}
 
 
-def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, dbt_vars: dict | None = None) -> dict:
+def dag_interval(loads: dict[str, tuple[date, date]]) -> dict:
+    """The dates the transformation DAG passes to dbt after these loads (raw table -> first and last day
+    replaced): airflow_support.dbt_vars_from_events, run in a process of its own so that Airflow stays
+    out of the timed process's memory."""
+    code = ("import json, sys; from types import SimpleNamespace; from greenops.airflow_support import dbt_vars_from_events; "
+            "print(json.dumps(dbt_vars_from_events({'greenops://raw/' + t: [SimpleNamespace(extra={'start_date': s, 'end_date': e})] "
+            "for t, (s, e) in json.loads(sys.argv[1]).items()})))")
+    arg = json.dumps({t: [d.isoformat() for d in days] for t, days in loads.items()})
+    out = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "plugins")})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, interval: dict | None = None) -> dict:
     _greenops_settings(landing, work, fleet)
     from greenops import ingest
     from greenops.ingest_aws import ingest_aws_cur
-    from greenops.settings import dbt_env
+    from greenops.settings import dbt_env, dbt_run_env
 
+    dbt = Path(sys.executable).with_name("dbt")
+    # the run's dates as the transformation DAG passes them (none: build everything)
+    env = {**os.environ, **dbt_env(), **dbt_run_env(interval or {})}
+    # the project as the previous daily run left it parsed (Cosmos keeps dbt's partial_parse.msgpack
+    # from run to run): not timed
+    subprocess.run([str(dbt), "parse", "--quiet"], cwd=REPO / "dbt_project", env=env, check=True)
     t0 = time.perf_counter()
     ingest.load_inventory()
     ingest.ingest_gpu_telemetry(day)
@@ -350,12 +369,9 @@ def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, dbt_va
     cur = ingest_aws_cur()
     t3 = time.perf_counter()
     t_ingest, t_requests, t_cur, t_total = t1 - t0, t2 - t1, t3 - t2, t3 - t0
-    dbt = Path(sys.executable).with_name("dbt")
     # the energy chain, the fact, its dimensions and the KPIs, with their data tests (unit tests are not volume)
     args = [str(dbt), "build", "--quiet", "--select", "+path:models/marts", "--exclude", "test_type:unit"]
-    if dbt_vars:  # the daily incremental run, as the transformation DAG starts it
-        args += ["--vars", json.dumps(dbt_vars)]
-    built = subprocess.run(args, cwd=REPO / "dbt_project", env={**os.environ, **dbt_env()}, capture_output=True, text=True)
+    built = subprocess.run(args, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True)
     if built.returncode:
         raise RuntimeError("dbt build failed:\n" + (built.stdout + built.stderr)[-3000:])
     t_dbt = time.perf_counter() - t3
@@ -447,10 +463,9 @@ def run_history(out: Path, days: int) -> dict:
     t0 = time.perf_counter()
     rows = add_history(work / "wh.duckdb", days - 1)
     history_s = time.perf_counter() - t0
-    # the vars the transformation DAG passes after a day of telemetry and requests (no billing period reloaded)
-    day = NEXT_DAY.isoformat()
+    # the dates the transformation DAG passes after a day of telemetry and requests (no billing period reloaded)
     result = run_greenops(hist / "parquet", work, hist / "fleet.yaml", NEXT_DAY,
-                          {"start_date": day, "end_date": day, "usage_start_date": day, "usage_end_date": day})
+                          dag_interval({t: (NEXT_DAY, NEXT_DAY) for t in ("gpu_telemetry_samples", "inference_requests")}))
     return {**result, "history_build_s": history_s, "history_rows": rows}
 
 
@@ -604,7 +619,12 @@ def _child(kind: str, fmt: str, out: Path) -> dict:
     elif kind == "history-base":
         result = run_greenops(landing, work, out / "history" / "fleet.yaml")
     elif kind == "greenops":
-        result = run_greenops(landing, work, out / "fleet.yaml")
+        # the dates the transformation DAG passes after the day's loads and the CUR month's (a first
+        # build: nothing to increment, but the dates reach dbt as in every daily run)
+        month = DAY.replace(day=1)
+        result = run_greenops(landing, work, out / "fleet.yaml", interval=dag_interval(
+            {"gpu_telemetry_samples": (DAY, DAY), "inference_requests": (DAY, DAY),
+             "aws_cur_line_items": (month, (month + timedelta(days=31)).replace(day=1) - timedelta(days=1))}))
     elif kind == "telemetry":
         result = run_telemetry(landing, work, out / "fleet.yaml")
     elif kind == "floor":

@@ -40,7 +40,7 @@ from greenops.airflow_support import (
     default_args,
     warehouse_pool,
 )
-from greenops.settings import get_settings
+from greenops.settings import dbt_run_env, get_settings
 
 
 @dag(
@@ -53,16 +53,15 @@ from greenops.settings import get_settings
     default_args=default_args(),
     tags=["greenops", "dbt", "transformation"],
     doc_md=__doc__,
-    render_template_as_native_obj=True,  # dbt vars arrive as a dict, not its text
 )
 def greenops_transform():
     @task
     def dbt_interval(triggering_asset_events=None):
         # the days the triggering loads replaced; empty (rebuild everything) for a manual run
-        return dbt_vars_from_events(triggering_asset_events)
+        return dbt_run_env(dbt_vars_from_events(triggering_asset_events))
 
     interval = dbt_interval()
-    dbt = dbt_build_tasks(vars_template="{{ ti.xcom_pull(task_ids='dbt_interval') }}")
+    dbt = dbt_build_tasks(interval_task_id="dbt_interval")
     interval >> dbt
 
     @task(pool=warehouse_pool())

@@ -1,12 +1,13 @@
 {#- Incremental builds over what the transformation run's loads replaced. The DAG passes, from the
-    Asset events of the loads that triggered it (greenops.airflow_support.dbt_vars_from_events):
+    Asset events of the loads that triggered it (greenops.airflow_support.dbt_vars_from_events), as
+    environment variables GREENOPS_RUN_<NAME> (a run by hand: as vars; _run_date):
       start_date, end_date                  the span of every day replaced: the fact and daily KPIs
       usage_start_date, usage_end_date      the days of telemetry, requests and grid intensity loaded
       billing_start_date, billing_end_date  the days of the billing periods reloaded (whole months)
     (the span reaches a month before a reloaded period: its usage can date from the month before).
     Only start_date/end_date (a run by hand) stand for both kinds. A run with only one kind of load
     rebuilds nothing of the other kind's models (a CUR reload does not re-aggregate a month of raw
-    samples; a telemetry day does not re-read the CUR). With no vars everything is rebuilt.
+    samples; a telemetry day does not re-read the CUR). With no dates everything is rebuilt.
 
     Daily models (key date_day) rebuild days. Charge models (key billing_month_start, the first day
     of a billing month) rebuild the billing months the days touch, so a daily run costs one month of
@@ -30,10 +31,21 @@
 {#- key: billing_month_start for charges, usage_month_start for what is summed from them by the hour. -#}
 {% macro monthly_incremental(key='billing_month_start', cluster_by=none) -%}{{ return(incremental_by(key, 'month', cluster_by)) }}{%- endmacro %}
 
-{#- A pair of date vars as [start, end] (validated ISO dates), none when either is unset. -#}
+{#- One date of the run: the var (a run by hand: --vars), else the environment variable
+    GREENOPS_RUN_<NAME> (the transformation DAG), none when neither is set. The environment is read
+    only when dbt executes, never while it parses: the project parsed once stays valid from one daily
+    run to the next (a var that changes makes dbt parse the whole project again, about 3 s). -#}
+{% macro _run_date(name) -%}
+    {%- set value = var(name, none) or none -%}
+    {%- if value is none and execute -%}{%- set value = env_var('GREENOPS_RUN_' ~ name | upper, '') or none -%}{%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{#- A pair of run dates as [start, end] (validated ISO dates), none when either is unset. -#}
 {% macro _date_vars(prefix) -%}
-    {%- if not (var(prefix ~ 'start_date', none) and var(prefix ~ 'end_date', none)) -%}{{ return(none) }}{%- endif -%}
-    {%- set bounds = [var(prefix ~ 'start_date') | string, var(prefix ~ 'end_date') | string] -%}
+    {%- set bounds = [_run_date(prefix ~ 'start_date'), _run_date(prefix ~ 'end_date')] -%}
+    {%- if bounds[0] is none or bounds[1] is none -%}{{ return(none) }}{%- endif -%}
+    {%- set bounds = bounds | map('string') | list -%}
     {%- for v in bounds -%}
         {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', v) -%}
             {{ exceptions.raise_compiler_error(prefix ~ "start_date and " ~ prefix ~ "end_date must be YYYY-MM-DD, got " ~ v) }}

@@ -15,7 +15,7 @@ from pathlib import Path
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import Asset, BaseNotifier
 
-from greenops.settings import WAREHOUSE_POOL, dbt_env, get_settings
+from greenops.settings import RUN_DATE_ENV, WAREHOUSE_POOL, dbt_env, get_settings
 from greenops.sources.common import UnreadableFileError
 from greenops.sources.inventory import InventoryError
 
@@ -58,8 +58,11 @@ def fail_fast_on_bad_input(fn):
     return wrapper
 
 
-def dbt_build_tasks(group_id: str = "dbt", vars_template: str | None = None):
+def dbt_build_tasks(group_id: str = "dbt", interval_task_id: str | None = None):
     """The dbt project as Airflow tasks, through Cosmos.
+
+    ``interval_task_id``: the task whose XCom holds the run's dates (settings.dbt_run_env); dbt gets them
+    as environment variables, not vars, so that the project parsed by one run serves the next.
 
     On the embedded DuckDB warehouse (one writing process per file) the whole project runs as one
     ``dbt build`` task in one process: tests run right after their model inside dbt, and a failing
@@ -80,8 +83,8 @@ def dbt_build_tasks(group_id: str = "dbt", vars_template: str | None = None):
     # dbt runs as a subprocess: when it exits, its hold on the DuckDB file is released with it.
     common = {"install_deps": False, "env": env, "append_env": True, "invocation_mode": InvocationMode.SUBPROCESS,
               "dbt_executable_path": str(Path(sys.executable).with_name("dbt"))}
-    if vars_template:
-        common["vars"] = vars_template
+    if interval_task_id:
+        common["env"] = {**env, **{name: f"{{{{ ti.xcom_pull(task_ids='{interval_task_id}')['{name}'] }}}}" for name in RUN_DATE_ENV}}
     if s.warehouse_kind == "duckdb":
         return DbtBuildLocalOperator(
             task_id=f"{group_id}_build",

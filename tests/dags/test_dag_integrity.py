@@ -72,3 +72,25 @@ def test_transformation_rebuilds_the_days_the_loads_replaced():
     assert dbt_vars_from_events(events) == {"start_date": "2026-10-01", "end_date": "2026-12-31",  # and October's usage
                                             "usage_start_date": "2026-12-05", "usage_end_date": "2026-12-05",
                                             "billing_start_date": "2026-11-01", "billing_end_date": "2026-12-31"}
+
+
+def test_transformation_passes_the_days_to_dbt_as_environment(dagbag):
+    """The dbt task gets the run's dates as environment variables rendered from the interval task's
+    XCom (not --vars, which would make dbt parse the whole project again each run); a date the run
+    lacks is set empty, so nothing in the worker's environment stands in for it."""
+    from types import SimpleNamespace
+
+    from greenops.settings import dbt_run_env
+
+    dag = dagbag.dags["greenops_transform"]
+    task = dag.get_task("dbt_build")
+    assert task.vars in (None, {})  # nothing that changes from run to run reaches dbt's parse
+    interval = dbt_run_env({"start_date": "2026-12-10", "end_date": "2026-12-11",
+                            "usage_start_date": "2026-12-10", "usage_end_date": "2026-12-11"})
+    ti = SimpleNamespace(xcom_pull=lambda task_ids: interval if task_ids == "dbt_interval" else None)
+    env = task.render_template(task.env, {"ti": ti})
+    assert {k: v for k, v in env.items() if k.startswith("GREENOPS_RUN_")} == {
+        "GREENOPS_RUN_START_DATE": "2026-12-10", "GREENOPS_RUN_END_DATE": "2026-12-11",
+        "GREENOPS_RUN_USAGE_START_DATE": "2026-12-10", "GREENOPS_RUN_USAGE_END_DATE": "2026-12-11",
+        "GREENOPS_RUN_BILLING_START_DATE": "", "GREENOPS_RUN_BILLING_END_DATE": ""}
+    assert env["GREENOPS_WAREHOUSE"] == task.env["GREENOPS_WAREHOUSE"]  # the profile's own variables stay

@@ -1,10 +1,9 @@
-"""Fact and KPI models built incrementally day by day, and the cloud charges month by month (dbt vars
-start_date/end_date, as the transformation DAG passes them), equal a full refresh over the same raw
-data, row for row."""
+"""Fact and KPI models built incrementally day by day (dbt vars start_date/end_date, a run by hand),
+and the cloud charges month by month (the run's dates as the transformation DAG passes them: environment
+variables), equal a full refresh over the same raw data, row for row."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from greenops import ingest, ingest_aws, ingest_azure, ingest_gcp
 from greenops.airflow_support import RAW_AWS_CUR, RAW_GPU_TELEMETRY, dbt_vars_from_events
 from greenops.demo.generate import generate
-from greenops.settings import PROJECT_ROOT, get_settings
+from greenops.settings import PROJECT_ROOT, dbt_run_env, get_settings
 from support.compare import same_rows
 from support.dbt_runner import dbt_build, dbt_command
 
@@ -90,10 +89,11 @@ def _tables(warehouse: Path) -> dict[str, list[tuple]]:
     return rows
 
 
-def _dag_vars(loads: dict) -> str:
-    """The dbt vars the transformation DAG derives from its loads' Asset events (json)."""
+def _dag_env(loads: dict) -> dict[str, str]:
+    """The run's dates the transformation DAG derives from its loads' Asset events, as it passes them
+    to dbt (environment variables)."""
     events = {asset: [SimpleNamespace(extra={"start_date": start, "end_date": end})] for asset, (start, end) in loads.items()}
-    return json.dumps(dbt_vars_from_events(events))
+    return dbt_run_env(dbt_vars_from_events(events))
 
 
 def _copy_raw(con: duckdb.DuckDBPyConnection, source: Path, days: list[date], months: list[str]) -> None:
@@ -139,7 +139,7 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
     with duckdb.connect(str(incremental)) as con:
         _copy_raw(con, full, days[2:], ["2026-11"])
     # as the transformation DAG passes them: November's two telemetry/request days, its billing month
-    dbt_build(incremental, "--vars", _dag_vars({RAW_GPU_TELEMETRY: ("2026-11-01", "2026-11-02"), RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
+    dbt_build(incremental, env=_dag_env({RAW_GPU_TELEMETRY: ("2026-11-01", "2026-11-02"), RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
     dbt_build(full, "--full-refresh")
     full_rows, incremental_rows = _tables(full), _tables(incremental)
     assert {t: len(r) for t, r in incremental_rows.items() if t in CHARGE_TABLES} == {t: len(r) for t, r in full_rows.items() if t in CHARGE_TABLES}
@@ -154,7 +154,7 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
             con.execute("update raw.aws_cur_line_items set line_item_unblended_cost = 2 * line_item_unblended_cost, "
                         "line_item_net_unblended_cost = 2 * line_item_net_unblended_cost where billing_period = '2026-10'")
             con.execute("update raw.gcp_billing_export set cost = 2 * cost where invoice_month = '2026-10'")
-    dbt_build(incremental, "--vars", _dag_vars({RAW_AWS_CUR: ("2026-10-01", "2026-10-31")}))  # billing only
+    dbt_build(incremental, env=_dag_env({RAW_AWS_CUR: ("2026-10-01", "2026-10-31")}))  # billing only
     dbt_build(full, "--full-refresh")
     full_rows, incremental_rows = _tables(full), _tables(incremental)
     assert [t for t in full_rows if not same_rows(full_rows[t], incremental_rows[t])] == []
@@ -170,7 +170,7 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
     with duckdb.connect(str(incremental)) as con:
         con.execute("alter table intermediate.int_aws_charges drop column billing_month_start")
         before = con.execute("select count(*) from intermediate.int_aws_charges").fetchone()[0]
-    result = dbt_command(incremental, "run", "--select", "int_aws_charges", "--vars", _dag_vars({RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
+    result = dbt_command(incremental, "run", "--select", "int_aws_charges", env=_dag_env({RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
     assert result.returncode != 0
     assert "has no column billing_month_start" in result.stdout and "--full-refresh --select int_aws_charges+" in result.stdout
     with duckdb.connect(str(incremental), read_only=True) as con:

@@ -12,14 +12,15 @@ from greenops.settings import PROJECT_ROOT, dbt_env
 DBT = Path(sys.executable).with_name("dbt")
 
 
-def dbt_build(warehouse: Path, *args: str) -> None:
-    result = dbt_command(warehouse, "build", *args)
+def dbt_build(warehouse: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    result = dbt_command(warehouse, "build", *args, env=env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
 
 
-def dbt_command(warehouse: Path, command: str, *args: str) -> subprocess.CompletedProcess:
-    """A dbt command against ``warehouse``, its outcome returned (not asserted)."""
-    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
+def dbt_command(warehouse: Path, command: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A dbt command against ``warehouse``, its outcome returned (not asserted); ``env``: more
+    environment (the run's dates as the transformation DAG passes them: settings.dbt_run_env)."""
+    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse), **(env or {})}
     return subprocess.run([str(DBT), command, "--quiet", *args], cwd=PROJECT_ROOT / "dbt_project", env=env,
                           capture_output=True, text=True, timeout=900)
 
