@@ -40,7 +40,10 @@ def test_files_for_day_reads_neighbouring_dates_and_undated_files(landing):
     assert got == ["date=2026-11-19/a.csv", "date=2026-11-20/a.csv", "date=2026-11-21/a.csv", "undated.csv"]
 
 
-def test_day_rows_only_duplicates_quarantined_and_rerun_replaces(landing, settings_env, fleet):
+@pytest.mark.parametrize("batch_rows", [ingest.DUPLICATE_BATCH_ROWS, 1], ids=["one batch", "a batch per file"])
+def test_day_rows_only_duplicates_quarantined_and_rerun_replaces(landing, settings_env, fleet, monkeypatch, batch_rows):
+    # with batches of one row, the duplicate search still groups the two files that share a GPU and hour
+    monkeypatch.setattr(ingest, "DUPLICATE_BATCH_ROWS", batch_rows)
     # fra1 is Europe/Berlin (UTC+1 in November): local 00:30 on the 21st is 23:30 UTC on the 20th
     _smi(landing, "date=2026-11-20", "a.csv", [
         "2026/11/20 00:30:00.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 100 W",  # 19th 23:30 UTC: not this day
@@ -186,3 +189,27 @@ def test_a_warehouse_made_before_loaded_files_is_migrated_once(landing, settings
     ingest.ingest_gpu_telemetry(date(2026, 11, 20), settings=settings_env)  # once: nothing more to migrate
     assert _rows(settings_env, "select count(*) from raw.loaded_files") == [(4,)]
     assert _rows(settings_env, "select count(*) from raw.gpu_telemetry_samples") == [(5,)]
+
+
+def test_duplicate_batches_keep_files_that_could_share_a_key_together(monkeypatch):
+    """Files are searched for duplicates a batch at a time; two files of the same GPU whose times
+    overlap (directly or through a third file), or whose times have a NULL, share a batch."""
+    con = duckdb.connect()
+    con.execute("""create table day as select * from (values
+        (1, 'h1', 0, null, timestamp '2026-11-20 10:00'), (1, 'h1', 0, null, timestamp '2026-11-20 10:59'),
+        (2, 'h1', 0, null, timestamp '2026-11-20 11:00'), (2, 'h1', 0, null, timestamp '2026-11-20 11:59'),
+        (3, 'h1', 0, null, timestamp '2026-11-20 11:30'), (3, 'h1', 0, null, timestamp '2026-11-20 12:30'),
+        (4, 'h1', 1, null, timestamp '2026-11-20 10:00'), (4, 'h1', 1, null, timestamp '2026-11-20 11:00'),
+        (5, 'h2', 0, '1', timestamp '2026-11-20 10:00'), (5, 'h2', 0, '1', timestamp '2026-11-20 11:00'),
+        (6, 'h2', 0, '1', timestamp '2026-11-20 10:30'), (6, 'h2', 0, '1', timestamp '2026-11-20 12:00'),
+        (7, 'h2', 0, '1', timestamp '2026-11-20 11:30'), (7, 'h2', 0, '1', timestamp '2026-11-20 13:00'),
+        (8, 'h2', 0, '2', timestamp '2026-11-20 10:00'),
+        (9, 'h3', 0, null, null), (10, 'h3', 0, null, timestamp '2026-11-20 10:00'))
+        t(_file_id, host, gpu_index, mig_instance, sample_ts_utc)""")
+    key = ("host", "gpu_index", "mig_instance", "sample_ts_utc")
+    monkeypatch.setattr(ingest, "DUPLICATE_BATCH_ROWS", 1)
+    # 2 and 3 overlap; 5-6-7 are chained; 8 is another MIG instance; 9 has a NULL time
+    assert ingest._duplicate_batches(con, "select * from day", key) == [[1], [2, 3], [4], [5, 6, 7], [8], [9, 10]]
+    monkeypatch.setattr(ingest, "DUPLICATE_BATCH_ROWS", 6)  # whole groups filled up to 6 rows, in file order
+    assert ingest._duplicate_batches(con, "select * from day", key) == [[1, 2, 3], [4], [5, 6, 7], [8, 9, 10]]
+    assert ingest._duplicate_batches(con, "select * from day", ("_file_id",)) == [[]]  # a bare id: one batch
