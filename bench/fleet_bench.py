@@ -336,12 +336,12 @@ def run_telemetry(landing: Path, work: Path, fleet: Path, day: date = DAY) -> di
 
 
 def dag_interval(loads: dict[str, tuple[date, date]]) -> dict:
-    """The dates the transformation DAG passes to dbt after these loads (raw table -> first and last day
-    replaced): airflow_support.dbt_vars_from_events, run in a process of its own so that Airflow stays
-    out of the timed process's memory."""
-    code = ("import json, sys; from types import SimpleNamespace; from greenops.airflow_support import dbt_vars_from_events; "
-            "print(json.dumps(dbt_vars_from_events({'greenops://raw/' + t: [SimpleNamespace(extra={'start_date': s, 'end_date': e})] "
-            "for t, (s, e) in json.loads(sys.argv[1]).items()})))")
+    """The dates the transformation DAG passes to dbt after these loads (the Asset's name in
+    airflow_support -> first and last day replaced): airflow_support.dbt_vars_from_events, run in a
+    process of its own so that Airflow stays out of the timed process's memory."""
+    code = ("import json, sys; from types import SimpleNamespace; from greenops import airflow_support as a; "
+            "print(json.dumps(a.dbt_vars_from_events({getattr(a, n): [SimpleNamespace(extra={'start_date': s, 'end_date': e})] "
+            "for n, (s, e) in json.loads(sys.argv[1]).items()})))")
     arg = json.dumps({t: [d.isoformat() for d in days] for t, days in loads.items()})
     out = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO / "plugins")})
@@ -465,7 +465,7 @@ def run_history(out: Path, days: int) -> dict:
     history_s = time.perf_counter() - t0
     # the dates the transformation DAG passes after a day of telemetry and requests (no billing period reloaded)
     result = run_greenops(hist / "parquet", work, hist / "fleet.yaml", NEXT_DAY,
-                          dag_interval({t: (NEXT_DAY, NEXT_DAY) for t in ("gpu_telemetry_samples", "inference_requests")}))
+                          dag_interval({a: (NEXT_DAY, NEXT_DAY) for a in ("RAW_GPU_TELEMETRY", "RAW_INFERENCE_REQUESTS")}))
     return {**result, "history_build_s": history_s, "history_rows": rows}
 
 
@@ -623,8 +623,8 @@ def _child(kind: str, fmt: str, out: Path) -> dict:
         # build: nothing to increment, but the dates reach dbt as in every daily run)
         month = DAY.replace(day=1)
         result = run_greenops(landing, work, out / "fleet.yaml", interval=dag_interval(
-            {"gpu_telemetry_samples": (DAY, DAY), "inference_requests": (DAY, DAY),
-             "aws_cur_line_items": (month, (month + timedelta(days=31)).replace(day=1) - timedelta(days=1))}))
+            {"RAW_GPU_TELEMETRY": (DAY, DAY), "RAW_INFERENCE_REQUESTS": (DAY, DAY),
+             "RAW_AWS_CUR": (month, (month + timedelta(days=31)).replace(day=1) - timedelta(days=1))}))
     elif kind == "telemetry":
         result = run_telemetry(landing, work, out / "fleet.yaml")
     elif kind == "floor":
