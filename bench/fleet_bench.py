@@ -418,10 +418,11 @@ def add_history(warehouse: Path, days: int) -> dict:
         _copy_shifted(con, table, days, "day")
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
     # the charge tables that keep their months (incremental by billing month); a table rebuilt in full
-    # from the raw line items each run needs no copy
+    # from the raw line items each run needs no copy, nor does a view over them (int_charges)
     monthly = [f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.columns where column_name in ('billing_month_start', 'usage_month_start') "
-        "and table_schema in ('intermediate', 'marts')").fetchall()]
+        "select table_schema, table_name from information_schema.columns join information_schema.tables using (table_schema, table_name) "
+        "where column_name in ('billing_month_start', 'usage_month_start') and table_schema in ('intermediate', 'marts') "
+        "and table_type = 'BASE TABLE'").fetchall()]
     for table in ["raw.aws_cur_line_items"] + monthly:
         _copy_shifted(con, table, (days + 1) // 30, "month")
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]

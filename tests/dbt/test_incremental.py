@@ -138,6 +138,11 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
     dbt_build(incremental)
     with duckdb.connect(str(incremental)) as con:
         _copy_raw(con, full, days[2:], ["2026-11"])
+        # int_charges is a view over the charge tables; a warehouse built before holds it as a table
+        # of copied rows, which the next run replaces with the view
+        con.execute("create table intermediate.int_charges_copy as select * from intermediate.int_charges")
+        con.execute("drop view intermediate.int_charges")
+        con.execute("alter table intermediate.int_charges_copy rename to int_charges")
     # as the transformation DAG passes them: November's two telemetry/request days, its billing month
     dbt_build(incremental, env=_dag_env({RAW_GPU_TELEMETRY: ("2026-11-01", "2026-11-02"), RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
     dbt_build(full, "--full-refresh")
@@ -147,6 +152,9 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
     months = {m for (m,) in duckdb.connect(str(incremental), read_only=True).execute(
         "select distinct strftime(billing_month_start, '%Y-%m') from intermediate.int_charges").fetchall()}
     assert months == {"2026-10", "2026-11"}
+    assert duckdb.connect(str(incremental), read_only=True).execute(
+        "select table_type from information_schema.tables where table_schema = 'intermediate' and table_name = 'int_charges'"
+    ).fetchall() == [("VIEW",)]
 
     # a restated October: every raw CUR and Cloud Billing cost of the month doubled, the month rebuilt
     for warehouse in (full, incremental):

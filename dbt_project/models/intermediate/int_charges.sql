@@ -4,9 +4,13 @@
 -- int_gcp_charges: GCP Cloud Billing, int_azure_charges: Azure usage details), and FOCUS exports of
 -- any provider (stg_focus__charges, attributed by their `deployment` tag). A FOCUS row is left out
 -- when the same provider's native export is loaded for that month, so a charge is never counted twice.
--- Incremental by billing month (billing_month_start: the billing period of a native or FOCUS export,
--- the month of the hour for on-prem): a run rebuilds the months its interval touches.
-{{ config(**monthly_incremental()) }}
+-- A view, not a table: every source is already an incremental table of its own (on-prem by the month
+-- of the hour, the native exports by billing period), so storing the union again would only copy
+-- them (5 M rows for a month of a large CUR, every day the month's CUR is delivered again;
+-- docs/benchmarks.md, round 8). A filter on billing_month_start reaches each source's own key, and
+-- the FOCUS rows left out are decided against the native months as loaded now.
+-- billing_month_start: the billing period of a native or FOCUS export, the month of the hour for on-prem.
+{{ config(materialized='view') }}
 {%- set native = ['int_aws_charges', 'int_gcp_charges', 'int_azure_charges'] %}
 {%- set focus_columns = 'ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, BilledCost, EffectiveCost, '
                         ~ 'BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit' %}
@@ -16,14 +20,12 @@ with native_months as (
     {% endif -%}
     select distinct ProviderName, billing_month_start
     from {{ ref(model) }}
-    where {{ in_run_months('billing_month_start', kind='charges') }}
     {%- endfor %}
 ),
 known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }}),
 focus as (
     select *, cast({{ dbt.concat(["billing_period", "'-01'"]) }} as date) as billing_month_start
     from {{ ref('stg_focus__charges') }}
-    where {{ in_run_months('billing_period', kind='charges', label=true) }}
 )
 select
     {{ dbt.hash(dbt.concat(["charge_source", "'|'", "deployment_id", "'|'", "cast(ChargePeriodStart as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
@@ -32,12 +34,10 @@ select
     deployment_id,
     {{ focus_columns }}
 from {{ ref('int_onprem_charges') }}
-where {{ in_run_months(month_start('ChargePeriodStart'), kind='charges') }}
 {%- for model in native %}
 union all
 select charge_id, billing_month_start, charge_source, deployment_id, {{ focus_columns }}
 from {{ ref(model) }}
-where {{ in_run_months('billing_month_start', kind='charges') }}
 {%- endfor %}
 union all
 select
