@@ -14,19 +14,22 @@
 {%- set native = ['int_aws_charges', 'int_gcp_charges', 'int_azure_charges'] %}
 {%- set focus_columns = 'ProviderName, ServiceName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, BilledCost, EffectiveCost, '
                         ~ 'BillingCurrency, RegionId, ResourceId, ConsumedQuantity, ConsumedUnit' %}
-with native_months as (
+with focus as (
+    select *, cast({{ dbt.concat(["billing_period", "'-01'"]) }} as date) as billing_month_start
+    from {{ ref('stg_focus__charges') }}
+),
+-- the months of a native export, looked up only for the months FOCUS rows have (none: no scan of
+-- the native tables, which would grow with every month kept)
+native_months as (
     {%- for model in native %}
     {% if not loop.first %}union distinct
     {% endif -%}
     select distinct ProviderName, billing_month_start
     from {{ ref(model) }}
+    where billing_month_start in (select billing_month_start from focus)
     {%- endfor %}
 ),
-known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }}),
-focus as (
-    select *, cast({{ dbt.concat(["billing_period", "'-01'"]) }} as date) as billing_month_start
-    from {{ ref('stg_focus__charges') }}
-)
+known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }})
 select
     {{ dbt.hash(dbt.concat(["charge_source", "'|'", "deployment_id", "'|'", "cast(ChargePeriodStart as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
     {{ month_start('ChargePeriodStart') }} as billing_month_start,
