@@ -28,7 +28,7 @@ def test_source_freshness_warns_and_errors_on_stale_sources(tmp_path):
     landing = tmp_path / "landing"
     smi = landing / "gpu_telemetry" / "host=lab-gpu01" / f"date={telemetry_at.date()}" / "nvidia-smi.csv"
     smi.parent.mkdir(parents=True)
-    # both samples after telemetry_at (an hour start) so they stay in its day whatever the hour: a
+    # the samples at and after telemetry_at (an hour start) stay in its day whatever the hour: a
     # sample 10 s before 00:00 belongs to the day before and the day's run would rightly leave it out
     smi.write_text("timestamp, index, power.draw [W]\n" + "".join(
         f"{(telemetry_at + timedelta(seconds=s)):%Y/%m/%d %H:%M:%S}.000, 0, 300 W\n" for s in (0, 10)))
