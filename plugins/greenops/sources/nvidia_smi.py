@@ -200,7 +200,8 @@ def _text_lines(lf: LandingFile) -> tuple[str | None, int, bool] | None:
             n_lf, n_cr, last = first.count(b"\n"), first.count(b"\r"), first[-1:]
             while chunk := f.read(1 << 22):
                 n_lf += chunk.count(b"\n")
-                n_cr += chunk.count(b"\r")
+                if b"\r" in chunk:  # a search, not a count, while the file has none (most files)
+                    n_cr += chunk.count(b"\r")
                 last = chunk[-1:]
     except (OSError, EOFError, zlib.error):
         return None
