@@ -150,29 +150,6 @@ def test_truncated_gzip_fails_naming_the_file(landing):
         _parse(landing, path)
 
 
-@pytest.mark.parametrize("parser", ["fast path", "line parser"])
-def test_units_are_removed_by_the_headers_unit_or_else_by_any_known_unit(landing, parser):
-    # The unit a header field states ([W], [%], [MiB]) is removed as text; fields whose header states
-    # none (temperature.gpu, clocks without a bracket) accept any of nvidia-smi's units.
-    path = landing / "gpu_telemetry" / "host=a" / "smi.csv"
-    path.parent.mkdir(parents=True)
-    path.write_text(
-        "timestamp, index, power.draw [W], utilization.gpu [%], memory.used [MiB], temperature.gpu, clocks.sm\n"
-        "2026/11/20 10:00:00.000, 0, 81.25 W, 95 %, 1024 MiB, 40 C, 1980 MHz\n"  # units
-        "2026/11/20 10:00:01.000, 0, 82.5, 96, 1025, 41, 1981\n"  # nounits
-        "2026/11/20 10:00:02.000, 0, 83W, [N/A], [Not Supported], , 1982MHz\n"  # no blank before a unit; N/A
-        "2026/11/20 10:00:03.000, 0, 84.0 W, 5 MiB, 7 GiB, 42 F, 1983 MHz\n"  # another unit than the header's: NULL
-    )
-    con = new_connection()
-    lf = describe(landing, path)
-    staged = nvidia_smi._stage_clean(con, lf, "UTC") if parser == "fast path" else nvidia_smi.stage_lines(con, lf, "UTC")
-    assert staged is not None
-    rows = con.execute(f"SELECT power_w, utilization_gpu_pct, memory_used_mib, temperature_c, sm_clock_mhz "
-                       f"FROM ({staged[0]}) ORDER BY _source_line").fetchall()
-    assert rows == [(81.25, 95, 1024, 40, 1980), (82.5, 96, 1025, 41, 1981), (83, None, None, None, 1982),
-                    (84, None, None, None, 1983)]
-
-
 def test_a_headerless_file_takes_no_units_from_its_first_row(landing):
     # without a header the first line is a row: its "[N/A]" is a value, not a unit for the column
     path = landing / "gpu_telemetry" / "host=a" / "smi.csv"

@@ -118,3 +118,19 @@ def test_stage_uses_the_fast_path_inside_an_open_transaction(landing):
     assert len(_rows(con, rows_sql)) == 10
     assert [(r["_source_line"], r["reason"]) for r in _rows(con, rejects_sql)] == [(12, "expected 8 fields, found 2")]
     con.execute("COMMIT")
+
+
+def test_units_are_removed_by_the_headers_unit_or_else_by_any_known_unit(landing):
+    # The unit a header field states ([W], [%], [MiB]) is removed as text; fields whose header states
+    # none (temperature.gpu, clocks without a bracket) accept any of nvidia-smi's units. Both readers.
+    path = _write(landing, "smi.csv",
+                  "timestamp, index, power.draw [W], utilization.gpu [%], memory.used [MiB], temperature.gpu, clocks.sm\n"
+                  "2026/11/20 10:00:00.000, 0, 81.25 W, 95 %, 1024 MiB, 40 C, 1980 MHz\n"  # units
+                  "2026/11/20 10:00:01.000, 0, 82.5, 96, 1025, 41, 1981\n"  # nounits
+                  "2026/11/20 10:00:02.000, 0, 83W, [N/A], [Not Supported], , 1982MHz\n"  # no blank before a unit; N/A
+                  "2026/11/20 10:00:03.000, 0, 84.0 W, 5 MiB, 7 GiB, 42 F, 1983 MHz\n")  # another unit than the header's: NULL
+    fast, lines, _ = _both(landing, path)
+    assert fast is not None
+    for rows in (fast, lines):
+        assert [(r["power_w"], r["utilization_gpu_pct"], r["memory_used_mib"], r["temperature_c"], r["sm_clock_mhz"]) for r in rows] == [
+            (81.25, 95, 1024, 40, 1980), (82.5, 96, 1025, 41, 1981), (83, None, None, None, 1982), (84, None, None, None, 1983)]
