@@ -134,3 +134,28 @@ def test_units_are_removed_by_the_headers_unit_or_else_by_any_known_unit(landing
     for rows in (fast, lines):
         assert [(r["power_w"], r["utilization_gpu_pct"], r["memory_used_mib"], r["temperature_c"], r["sm_clock_mhz"]) for r in rows] == [
             (81.25, 95, 1024, 40, 1980), (82.5, 96, 1025, 41, 1981), (83, None, None, None, 1982), (84, None, None, None, 1983)]
+
+
+def test_the_reader_parses_nvidia_smis_timestamp_and_a_plain_index_itself():
+    pos = {"ts_text": 1, "gpu_index": 2}
+    assert nvidia_smi._typed_fields("2026/11/20 10:00:00.123, 3, GPU-3, NVIDIA L4, 70 W", pos) == {"ts_text", "gpu_index"}
+    assert nvidia_smi._typed_fields("2026-11-20T10:00:00+01:00, 3, GPU-3", pos) == {"gpu_index"}
+    assert nvidia_smi._typed_fields("2026/11/20 10:00:00, [N/A], GPU-3", pos) == set()  # no milliseconds; no index
+    assert nvidia_smi._typed_fields("2026/11/20 10:00:00.123", pos) == {"ts_text"}  # a row shorter than the header
+
+
+ISO_ROW = "2026-11-20T10:00:30+00:00, 1, GPU-1, NVIDIA H100 80GB HBM3, 300.5 W, 60 %, 1024 MiB, 81559 MiB\n"
+NA_INDEX_ROW = "2026/11/20 10:00:31.000, [N/A], GPU-1, NVIDIA H100 80GB HBM3, 300.5 W, 60 %, 1024 MiB, 81559 MiB\n"
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+@pytest.mark.parametrize("row, rejected", [(ISO_ROW, []), (NA_INDEX_ROW, [(32, "GPU index missing or not a number")])])
+def test_a_later_row_the_reader_cannot_parse_is_read_by_the_line_parser(landing, tz, row, rejected):
+    # The first row decides which fields the fast path's reader parses (nvidia-smi's timestamp format
+    # exactly, as strptime reads it); a later ISO timestamp or a missing index makes the reader skip
+    # that line, and the file goes to the line parser
+    fast, lines, rejects = _both(landing, _write(landing, "mixed.csv", HEADER + "\n" + _samples(30) + row), tz)
+    assert fast is None
+    assert [(r["_source_line"], r["reason"]) for r in rejects] == rejected
+    if not rejected:
+        assert len(lines) == 31 and lines[30]["_source_line"] == 32 and str(lines[30]["sample_ts_utc"]) == "2026-11-20 10:00:30"
