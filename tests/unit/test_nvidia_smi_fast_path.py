@@ -87,6 +87,11 @@ def test_clean_files_take_the_fast_path(landing, name, text):
     ("na-power.csv", HEADER + "\n" + _samples(20) + _samples(1, 40, "[N/A]")),
     ("restarted-logger.csv", HEADER + "\n" + _samples(20) + HEADER + "\n" + _samples(20, 20)),
     ("lone-cr.csv", HEADER + "\n" + _samples(20).replace("\n", "\r", 1)),
+    # as many '\r' as '\n' but one of them alone: DuckDB's CSV reader stops on it (an error would abort
+    # the load's transaction)
+    ("crlf-and-a-lone-cr.csv", HEADER + "\r\n" + _samples(1).replace("\n", "\r") + _samples(1, 1) + _samples(20, 2).replace("\n", "\r\n")),
+    # no header: nvidia-smi's default fields are expected, and these three are not them
+    ("headerless-other-fields.csv", "power.draw [W],gpu,timestamp\n1 W,0,2026/11/20 10:00:00.000\n"),
 ])
 def test_other_files_go_to_the_line_parser(landing, name, text):
     fast, lines, rejects = _both(landing, _write(landing, name, text))
@@ -142,6 +147,7 @@ def test_the_reader_parses_nvidia_smis_timestamp_and_a_plain_index_itself():
     assert nvidia_smi._typed_fields("2026-11-20T10:00:00+01:00, 3, GPU-3", pos) == {"gpu_index"}
     assert nvidia_smi._typed_fields("2026/11/20 10:00:00, [N/A], GPU-3", pos) == set()  # no milliseconds; no index
     assert nvidia_smi._typed_fields("2026/11/20 10:00:00.123", pos) == {"ts_text"}  # a row shorter than the header
+    assert nvidia_smi._typed_fields("2026/11/20 10:00:00.123, \uff13", pos) == {"ts_text"}  # a digit, but not one the reader reads
 
 
 ISO_ROW = "2026-11-20T10:00:30+00:00, 1, GPU-1, NVIDIA H100 80GB HBM3, 300.5 W, 60 %, 1024 MiB, 81559 MiB\n"

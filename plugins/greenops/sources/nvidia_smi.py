@@ -98,9 +98,9 @@ def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) -> tup
 
 
 def _layout(lf: LandingFile, first_line: str) -> tuple[list[str], bool, dict[str, int], dict[str, str]]:
-    """The file's fields from its first non-blank line: (its fields, whether that line is a header,
-    positions of our columns, the units the header states). Raises UnreadableFileError when timestamp,
-    index or power is missing."""
+    """The file's fields from its first non-blank line: (its header: that line's fields, or
+    DEFAULT_FIELDS when it is not a header; whether it is one; positions of our columns; the units the
+    header states). Raises UnreadableFileError when timestamp, index or power is missing."""
     first_fields = [f.strip() for f in first_line.split(",")]
     has_header = first_fields[0].lower().startswith("timestamp") or any(f.lower() in ("index", "uuid", "name") for f in first_fields)
     header = first_fields if has_header else DEFAULT_FIELDS
@@ -110,7 +110,7 @@ def _layout(lf: LandingFile, first_line: str) -> tuple[list[str], bool, dict[str
         wanted = {"ts_text": "timestamp", "gpu_index": "index", "power_w": "power.draw"}
         raise UnreadableFileError(lf.rel, "header lacks " + ", ".join(wanted[m] for m in missing)
                                   + f" (header: {', '.join(header)[:200]})" + delimiter_hint(first_line))
-    return first_fields, has_header, pos, _units(header, pos)
+    return header, has_header, pos, _units(header, pos)
 
 
 def _checked_select(source: str, line: str, ref, pos: dict[str, int], units: dict[str, str], expected: int, n_fields: str,
@@ -207,26 +207,31 @@ def _text_lines(lf: LandingFile) -> tuple[str, str, int, bool] | None:
         with (gzip.open(lf.path, "rb") if lf.path.name.endswith(".gz") else open(lf.path, "rb")) as f:
             first, second = f.readline(), f.readline()
             head = first + second
-            n_lf, n_cr, last = head.count(b"\n"), head.count(b"\r"), head[-1:]
+            n_lf, n_cr, n_crlf, last = head.count(b"\n"), head.count(b"\r"), head.count(b"\r\n"), head[-1:]
             while chunk := f.read(1 << 22):
                 n_lf += chunk.count(b"\n")
                 if b"\r" in chunk:  # a search, not a count, while the file has none (most files)
                     n_cr += chunk.count(b"\r")
+                    n_crlf += chunk.count(b"\r\n")
+                if last == b"\r" and chunk[:1] == b"\n":  # a '\r\n' split between two reads
+                    n_crlf += 1
                 last = chunk[-1:]
     except (OSError, EOFError, zlib.error):
         return None
     lines = n_lf + (1 if last and last != b"\n" else 0)
     try:
-        text, text2 = first.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n"), second.decode("utf-8").rstrip("\r\n")
+        first_text = first.decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
+        second_text = second.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         return None
-    return text, text2, lines, n_cr in (0, n_lf)
+    # plain: no '\r', or every line ends in '\r\n' (a lone '\r' among them stops DuckDB's CSV reader)
+    return first_text, second_text, lines, n_cr == 0 or n_cr == n_crlf == n_lf
 
 
 #: A field the CSV reader can parse itself in the fast path (``_typed_fields``): nvidia-smi's timestamp
 #: and a plain GPU index.
-_READER_TYPES = {"ts_text": ("TIMESTAMP", re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}")),
-                 "gpu_index": ("INTEGER", re.compile(r"\s*\d+\s*"))}
+_READER_TYPES = {"ts_text": ("TIMESTAMP", re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}", re.ASCII)),
+                 "gpu_index": ("INTEGER", re.compile(r"\s*\d+\s*", re.ASCII))}
 
 
 def _typed_fields(row: str, pos: dict[str, int]) -> frozenset[str]:
@@ -292,12 +297,11 @@ def stage_lines(con: duckdb.DuckDBPyConnection, lf: LandingFile, timezone: str) 
              or con.execute(first_sql.format("")).fetchone())
     if first is None:
         return None, None
-    first_fields, has_header, pos, units = _layout(lf, first[1])
-    header = first_fields if has_header else DEFAULT_FIELDS
+    header, has_header, pos, units = _layout(lf, first[1])
     header_ln = first[0] if has_header else 0
     # A restarted logger prints the header again: such lines are skipped. Only lines starting with the
     # header's first field or `timestamp` can be a header, so only those are split and compared.
-    header_fields = [f.lower() for f in first_fields] if has_header else []
+    header_fields = [f.lower() for f in header] if has_header else []
     # (An anchored regular expression rejects a data line at its first character.)
     first_field = header_fields[0] if has_header else "timestamp"
     candidates = con.execute(
