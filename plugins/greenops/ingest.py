@@ -286,9 +286,9 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
     if rows_sql is not None:
         have = {r[0] for r in con.execute(f"DESCRIBE {rows_sql}").fetchall()}
         conformed = f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({ts} AS DATE)'})} FROM ({rows_sql})"
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
-                    {"day": day, "file_id": file_id})
-        n_rows = con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]
+        # the insert returns its row count: no second read of the file (a Parquet file is read where it lies)
+        n_rows = con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
+                             {"day": day, "file_id": file_id}).fetchall()[0][0]
         if lf.file_date == day:
             lo = lf.file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)
             hi = lf.file_date + timedelta(days=FILE_DATE_TOLERANCE_DAYS)
@@ -321,7 +321,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingF
                 FROM ({rejects_sql}))
             WHERE partition_date = $day
             """, {"fallback": fallback, "day": day, "file": lf.rel})
-    log.info("%s: %d rows, %d rejected", lf.rel, n_rows, n_rejects)
+    log.info("%s: %d rows of %s, %d rejected", lf.rel, n_rows, day, n_rejects)
 
 
 def load_inventory(load_id: str | None = None, settings: Settings | None = None) -> dict:
