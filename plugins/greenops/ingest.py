@@ -37,10 +37,32 @@ from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 log = logging.getLogger(__name__)
 
 Parser = Callable[[duckdb.DuckDBPyConnection, LandingFile], tuple[pa.Table, pa.Table]]
-#: Parses a file into temp tables of the connection; returns the SELECTs of its rows and its rejects.
-Stager = Callable[[duckdb.DuckDBPyConnection, LandingFile], tuple[str | None, str | None]]
-#: A format a FileSource reads: the file name's ending -> (its stager, the format's name in loaded_files).
-Formats = dict[str, tuple[Stager, str]]
+#: Parses one file into temp tables of the connection; returns the SELECTs of its rows and its rejects.
+FileStager = Callable[[duckdb.DuckDBPyConnection, LandingFile], tuple[str | None, str | None]]
+#: Parses files, given with their ids, into temp tables or views of the connection; returns the SELECTs
+#: of their rows and rejects, each with its file's ``_file_id`` (valid until the next files are staged).
+Stager = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, LandingFile]]], tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A format a FileSource reads: its stager, its name in ``loaded_files.source_format``, and how many
+    files of one date its stager reads at once (the collector's small Parquet parts: thousands)."""
+    stage: Stager
+    name: str
+    files_per_read: int = 1
+
+
+def one_at_a_time(stage: FileStager, name: str) -> Format:
+    """A format whose stager parses one file: its rows and rejects get the file's id."""
+    def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFile]]) -> tuple[str | None, str | None]:
+        (file_id, lf), = files
+        return tuple(None if sql is None else f"SELECT *, {file_id} AS _file_id FROM ({sql})" for sql in stage(con, lf))
+    return Format(stage_files, name)
+
+
+#: The ending of a file's name -> its format.
+Formats = dict[str, Format]
 
 
 @dataclass(frozen=True)
@@ -71,11 +93,15 @@ def _utcnow() -> datetime:
 #: fleet's day (86 million samples at 1,000 GPUs x 1 Hz) loads within a few GB of RAM.
 INGEST_MEMORY_LIMIT = "2GB"
 
+#: Collector Parquet parts read by one statement. A part a minute is 1,440 files a host and day; read
+#: one at a time, the parts of one host's day took 22 s to load, read together ... (docs/benchmarks.md, round 12).
+PARQUET_FILES_PER_READ = 2048
+
 #: How far (days) a dated file's rows may be from its date: the runs of those days read the file.
 FILE_DATE_TOLERANCE_DAYS = 1
 
 
-def _staged(parser: Parser) -> Stager:
+def _staged(parser: Parser) -> FileStager:
     """A parser that returns Arrow tables, as a stager: its tables are registered on the connection."""
     def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str | None, str | None]:
         rows, rejects = parser(con, lf)
@@ -107,10 +133,9 @@ def raw_column_types(con: duckdb.DuckDBPyConnection, table: rt.RawTable) -> dict
 
 def conformed_columns(types: dict[str, str], have: Iterable[str], computed: dict[str, str]) -> str:
     """The SELECT list that puts a parsed file's rows into a raw table's columns and types: the lineage
-    columns from the load's parameters ($file, $load_id, $loaded_at; $file_id for FILE_TABLES),
+    columns from the load's parameters ($file, $load_id, $loaded_at; a FILE_TABLES row's ``_file_id`` is parsed),
     ``computed`` columns from their expressions, the parsed columns (``have``) cast, absent columns NULL."""
-    special = {"_source_file": "$file", "_load_id": "$load_id", "_loaded_at": "$loaded_at::TIMESTAMP",
-               "_file_id": "$file_id::INTEGER", **computed}
+    special = {"_source_file": "$file", "_load_id": "$load_id", "_loaded_at": "$loaded_at::TIMESTAMP", **computed}
     have = set(have)
     return ", ".join(f"{special[c]} AS {c}" if c in special else f"CAST({c} AS {t}) AS {c}" if c in have else f"NULL::{t} AS {c}"
                      for c, t in types.items())
@@ -146,14 +171,18 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                 for lf in files:
                     if lf.is_empty:
                         log.warning("skipping empty file %s", lf.rel)
-                for file_id, lf in enumerate([lf for lf in files if not lf.is_empty], start=1):
-                    stage, source_format = next(f for suffix, f in formats.items() if lf.path.name.endswith(suffix))
-                    con.execute("INSERT INTO day_files VALUES (?, ?, ?)", [file_id, lf.rel, source_format])
-                    rows_sql, rejects_sql = stage(con, lf)
-                    try:  # a parser may leave the file to be read here (a view over it): name it on its errors
-                        _stage_file(con, source, lf, target, rows_sql, rejects_sql, types, day, file_id)
-                    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # the file's values
-                        raise UnreadableFileError(lf.rel, short_error(exc)) from exc
+                numbered = list(enumerate([lf for lf in files if not lf.is_empty], start=1))
+                fmt = {file_id: next(f for suffix, f in formats.items() if lf.path.name.endswith(suffix)) for file_id, lf in numbered}
+                if numbered:
+                    con.execute("INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats)",
+                                {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()]})
+                for read in _reads(numbered, fmt):
+                    stage = fmt[read[0][0]].stage
+                    rows_sql, rejects_sql = stage(con, read)
+                    try:  # a parser may leave the files to be read here (a view over them): name the file on its errors
+                        _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day)
+                    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # a file's values
+                        raise UnreadableFileError(_culprit(read, stage, source, types, day), short_error(exc)) from exc
 
                 # duplicates: the first copy (by file and line) is loaded, the others are quarantined. The
                 # day is grouped by one hash of the key (a single integer: half the time of the key's
@@ -271,57 +300,104 @@ def _duplicate_batches(con: duckdb.DuckDBPyConnection, day_sql: str, key: tuple[
     return batches or [[]]
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, source: FileSource, lf: LandingFile, target: str, rows_sql: str | None,
-                rejects_sql: str | None, types: dict[str, str], day: date, file_id: int) -> None:
-    """Add one parsed file's rows of the run's day to ``target`` (in the raw table's columns and
-    types, with the file's id; absent columns are NULL) and its rejects of that day to ``day_rejects``.
+def _reads(files: list[tuple[int, LandingFile]], fmt: dict[int, Format]) -> list[list[tuple[int, LandingFile]]]:
+    """The files (with their ids) in the groups their stagers read at once: files of one format and one
+    date (folder or name), in file order, up to the format's ``files_per_read``; an undated file alone.
+    The groups come in the order of their first files."""
+    reads: list[list[tuple[int, LandingFile]]] = []
+    open_reads: dict[tuple[Format, date], list[tuple[int, LandingFile]]] = {}
+    for file_id, lf in files:
+        f = fmt[file_id]
+        read = open_reads.get((f, lf.file_date)) if lf.file_date is not None else None
+        if read is None or len(read) >= f.files_per_read:
+            read = []
+            reads.append(read)
+            if lf.file_date is not None:
+                open_reads[(f, lf.file_date)] = read
+        read.append((file_id, lf))
+    return reads
 
-    A reject without a usable timestamp of its own belongs to the file's day (folder/name, else its
-    first row's). A dated file is read by the runs of its date and the days either side only, so its
-    rows more than a day away from its date would never be loaded: the run of the file's date
+
+def _conformed(con: duckdb.DuckDBPyConnection, source: FileSource, rows_sql: str, types: dict[str, str]) -> str:
+    """Staged rows in the raw table's columns and types (absent columns NULL), with their partition."""
+    table = source.table
+    have = {r[0] for r in con.execute(f"DESCRIBE {rows_sql}").fetchall()}
+    return f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({source.ts_column} AS DATE)'})} FROM ({rows_sql})"
+
+
+def _culprit(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSource, types: dict[str, str], day: date) -> str:
+    """The file of a read whose values failed its insert: each is staged and converted again alone, in
+    a connection of its own (the load's transaction has failed), until one fails."""
+    if len(read) > 1:
+        for file_id, lf in read:
+            probe = new_connection()
+            try:
+                rows_sql, _ = stage(probe, [(file_id, lf)])
+                if rows_sql is not None:
+                    probe.execute(f"CREATE TEMP TABLE probe AS SELECT * FROM ({_conformed(probe, source, rows_sql, types)}) "
+                                  f"WHERE {source.table.partition_column} = ?", [day])
+            except (duckdb.Error, UnreadableFileError):
+                return lf.rel
+            finally:
+                probe.close()
+        return f"{read[0][1].rel} (or another of the {len(read)} files read with it)"
+    return read[0][1].rel
+
+
+def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[tuple[int, LandingFile]], target: str,
+                 rows_sql: str | None, rejects_sql: str | None, types: dict[str, str], day: date) -> None:
+    """Add the rows of the run's day of files staged together (one date, see _reads) to ``target`` (in
+    the raw table's columns and types, with each file's id; absent columns are NULL) and their rejects
+    of that day to ``day_rejects``.
+
+    A reject without a usable timestamp of its own belongs to its file's day (folder/name, else the
+    file's first row's). A dated file is read by the runs of its date and the days either side only,
+    so its rows more than a day away from its date would never be loaded: the run of the file's date
     quarantines them ('timestamp in the future' / 'in the past') with their parsed values as the record.
     """
     table, ts = source.table, source.ts_column
+    file_date = read[0][1].file_date
     n_rows = n_rejects = 0
     if rows_sql is not None:
-        have = {r[0] for r in con.execute(f"DESCRIBE {rows_sql}").fetchall()}
-        conformed = f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({ts} AS DATE)'})} FROM ({rows_sql})"
-        # the insert returns its row count: no second read of the file (a Parquet file is read where it lies)
+        conformed = _conformed(con, source, rows_sql, types)
+        # the insert returns its row count: no second read of the files (Parquet is read where it lies)
         n_rows = con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
-                             {"day": day, "file_id": file_id}).fetchall()[0][0]
-        if lf.file_date == day:
-            lo = lf.file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)
-            hi = lf.file_date + timedelta(days=FILE_DATE_TOLERANCE_DAYS)
+                             {"day": day}).fetchall()[0][0]
+        if file_date == day:
+            lo = file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)
+            hi = file_date + timedelta(days=FILE_DATE_TOLERANCE_DAYS)
             skip = {table.partition_column} | {f.name for f in rt.FILE_LINEAGE}
-            values = ", ".join(f"{c} := {c}" for c in table.columns if c not in skip)  # the parsed row, as JSON
+            values = ", ".join(f"{c} := r.{c}" for c in table.columns if c not in skip)  # the parsed row, as JSON
             con.execute(f"""
                 INSERT INTO day_rejects
-                SELECT _source_line,
-                       CASE WHEN {table.partition_column} > $hi THEN 'timestamp in the future: ' || {ts}
+                SELECT r._source_line,
+                       CASE WHEN r.{table.partition_column} > $hi THEN 'timestamp in the future: ' || r.{ts}
                                 || ' UTC is more than a day after the file''s date ' || $file_date
-                            ELSE 'timestamp in the past: ' || {ts}
+                            ELSE 'timestamp in the past: ' || r.{ts}
                                 || ' UTC is more than a day before the file''s date ' || $file_date END,
-                       CAST(to_json(struct_pack({values})) AS VARCHAR), $day, $file
-                FROM ({conformed}) WHERE {table.partition_column} < $lo OR {table.partition_column} > $hi
-                """, {"day": day, "file": lf.rel, "file_id": file_id, "lo": lo, "hi": hi, "file_date": lf.file_date.isoformat()})
+                       CAST(to_json(struct_pack({values})) AS VARCHAR), $day, f._source_file
+                FROM ({conformed}) r JOIN day_files f USING (_file_id)
+                WHERE r.{table.partition_column} < $lo OR r.{table.partition_column} > $hi
+                """, {"day": day, "lo": lo, "hi": hi, "file_date": file_date.isoformat()})
     if rejects_sql is not None:
         n_rejects = con.execute(f"SELECT count(*) FROM ({rejects_sql})").fetchall()[0][0]
     if n_rejects:
-        fallback = lf.file_date or day
-        if lf.file_date is None and rows_sql is not None:
+        fallback = file_date or day
+        if file_date is None and rows_sql is not None:  # an undated file is read alone
             fallback = con.execute(f"SELECT CAST(min({ts}) AS DATE) FROM ({rows_sql})").fetchall()[0][0] or fallback
-        near = ("true" if lf.file_date is None
-                else f"abs(date_diff('day', DATE {sql_text(lf.file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {FILE_DATE_TOLERANCE_DAYS}")
+        near = ("true" if file_date is None
+                else f"abs(date_diff('day', DATE {sql_text(file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {FILE_DATE_TOLERANCE_DAYS}")
         con.execute(f"""
             INSERT INTO day_rejects
             SELECT * FROM (
-                SELECT CAST(_source_line AS BIGINT) AS _source_line, reason, raw_record,
-                       CASE WHEN record_ts_utc IS NOT NULL AND {near} THEN CAST(record_ts_utc AS DATE) ELSE $fallback END AS partition_date,
-                       $file AS _source_file
-                FROM ({rejects_sql}))
+                SELECT CAST(r._source_line AS BIGINT) AS _source_line, r.reason, r.raw_record,
+                       CASE WHEN r.record_ts_utc IS NOT NULL AND {near} THEN CAST(r.record_ts_utc AS DATE) ELSE $fallback END AS partition_date,
+                       f._source_file
+                FROM ({rejects_sql}) r JOIN day_files f USING (_file_id))
             WHERE partition_date = $day
-            """, {"fallback": fallback, "day": day, "file": lf.rel})
-    log.info("%s: %d rows of %s, %d rejected", lf.rel, n_rows, day, n_rejects)
+            """, {"fallback": fallback, "day": day})
+    name = read[0][1].rel if len(read) == 1 else f"{len(read)} files from {read[0][1].rel} to {read[-1][1].rel}"
+    log.info("%s: %d rows of %s, %d rejected", name, n_rows, day, n_rejects)
 
 
 def load_inventory(load_id: str | None = None, settings: Settings | None = None) -> dict:
@@ -352,9 +428,9 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
     def smi(con, lf):
         return nvidia_smi.stage(con, lf, host_tz.get(lf.host, "UTC"))
 
-    formats: Formats = {".csv": (smi, "nvidia_smi_csv"), ".csv.gz": (smi, "nvidia_smi_csv"),
-                        ".prom": (dcgm.stage, "dcgm_prometheus"), ".prom.gz": (dcgm.stage, "dcgm_prometheus"),
-                        ".parquet": (nvml_parquet.stage, "nvml_parquet")}
+    smi_csv, prom = one_at_a_time(smi, "nvidia_smi_csv"), one_at_a_time(dcgm.stage, "dcgm_prometheus")
+    formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
+                        ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ)}
     summary = _ingest(TELEMETRY, day, formats, load_id or new_load_id(), s)
     if s.raw_telemetry_retention_days:
         # retention counts from the loaded day, never the wall clock: a backfill of old days deletes nothing newer
@@ -371,10 +447,11 @@ def ingest_inference_logs(day: date, load_id: str | None = None, settings: Setti
 
     def stage(con, lf):
         return inference_logs.stage(con, lf, known)
-    return _ingest(REQUESTS, day, {".jsonl": (stage, "jsonl"), ".jsonl.gz": (stage, "jsonl")}, load_id or new_load_id(), s)
+    jsonl = one_at_a_time(stage, "jsonl")
+    return _ingest(REQUESTS, day, {".jsonl": jsonl, ".jsonl.gz": jsonl}, load_id or new_load_id(), s)
 
 
 def ingest_grid_intensity(day: date, load_id: str | None = None, settings: Settings | None = None) -> dict:
     """Load one UTC day of hourly grid carbon intensity drops."""
     s = settings or get_settings()
-    return _ingest(GRID, day, {".csv": (_staged(grid_intensity.parse), "csv")}, load_id or new_load_id(), s)
+    return _ingest(GRID, day, {".csv": one_at_a_time(_staged(grid_intensity.parse), "csv")}, load_id or new_load_id(), s)

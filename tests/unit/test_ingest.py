@@ -36,8 +36,14 @@ def test_files_for_day_reads_neighbouring_dates_and_undated_files(landing):
     for folder in ("date=2026-11-19", "date=2026-11-20", "date=2026-11-21", "date=2026-11-22"):
         _smi(landing, folder, "a.csv", [])
     _smi(landing, "", "undated.csv", [])
+    # the outermost date folder dates a file: the walk skips other days' folders, whatever is inside
+    _smi(landing, "date=2026-11-20/date=2026-01-01", "nested.csv", [])
+    _smi(landing, "date=2026-10-01", "smi-2026-11-20.csv", [])
+    _smi(landing, "logs", "smi-2026-11-21.csv", [])
+    _smi(landing, "logs", "smi-2026-11-23.csv", [])
     got = [f.rel.split("/", 2)[2] for f in files_for_day(landing, "gpu_telemetry", date(2026, 11, 20), (".csv",))]
-    assert got == ["date=2026-11-19/a.csv", "date=2026-11-20/a.csv", "date=2026-11-21/a.csv", "undated.csv"]
+    assert got == ["date=2026-11-19/a.csv", "date=2026-11-20/a.csv", "date=2026-11-20/date=2026-01-01/nested.csv",
+                   "date=2026-11-21/a.csv", "logs/smi-2026-11-21.csv", "undated.csv"]
 
 
 @pytest.mark.parametrize("batch_rows", [ingest.DUPLICATE_BATCH_ROWS, 1], ids=["one batch", "a batch per file"])

@@ -1,4 +1,5 @@
-"""Our NVML collector's hourly Parquet dumps (``host=<name>/date=<YYYY-MM-DD>/*.parquet``).
+"""Our NVML collector's Parquet parts (``host=<name>/date=<YYYY-MM-DD>/nvml-<HH>-<part>.parquet``, a part a
+minute by default: 1,440 a host and day), read many at a time.
 
 The collector writes the raw telemetry schema's sample columns directly (``sample_ts_utc`` in UTC,
 ``power_w``, ``energy_counter_mj``, ...), so parsing is a column check and a range check.
@@ -16,7 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from greenops.sources.common import (
-    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, sql_text,
+    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, new_connection,
+    short_error, sql_text,
 )
 
 REQUIRED = ("sample_ts_utc", "gpu_index", "power_w")
@@ -37,56 +39,96 @@ def _type_problem(column: str, type_: str) -> str | None:
 
 
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
-    rows_sql, rejects_sql = stage(con, lf)
-    return (fetch_arrow(con, rows_sql),
-            fetch_arrow(con, f"SELECT * FROM ({rejects_sql}) ORDER BY _source_line").cast(REJECT_SCHEMA))
+    rows_sql, rejects_sql = stage_files(con, [(1, lf)])
+    return (fetch_arrow(con, f"SELECT * EXCLUDE (_file_id) FROM ({rows_sql})"),
+            fetch_arrow(con, f"SELECT * EXCLUDE (_file_id) FROM ({rejects_sql}) ORDER BY _source_line").cast(REJECT_SCHEMA))
 
 
-def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str]:
-    """Check one file into a temp table of ``con``; returns the SELECTs of its samples and its rejects
-    (valid until the next file is staged). Raises UnreadableFileError for a whole-file problem."""
+def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFile]]) -> tuple[str, str]:
+    """Check files (their ``_file_id`` and themselves) into a temp view of ``con``, read by one statement
+    however many there are (a collector writes a part a minute: 1,440 a host and day); returns the
+    SELECTs of their samples and their rejects, each with its file's ``_file_id`` (valid until the next
+    files are staged). Raises UnreadableFileError naming the file for a whole-file problem.
+
+    The files are grouped by their columns (names and types, from their footers: one read of all of
+    them), each group read by one ``read_parquet`` of its files; each file's host, from its
+    ``host=<name>/`` folder, is joined to its rows by the file's name."""
+    paths = [str(lf.path) for _, lf in files]
     try:
-        types = {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(lf.path)]).fetchall()}
+        footers = con.execute("""
+            SELECT file_name, list((name, type, converted_type, logical_type, scale, precision, repetition_type,
+                                    num_children) ORDER BY column_id)
+            FROM parquet_schema(?) GROUP BY file_name""", [paths]).fetchall()
     except duckdb.Error as exc:
-        raise UnreadableFileError(lf.rel, str(exc).splitlines()[0]) from exc
+        # the first file that cannot be read alone is the one to name, read in a connection of its own
+        # (a failed statement has ended the load's transaction)
+        probe = new_connection()
+        try:
+            for _, lf in files:
+                _file_types(probe, lf)
+        finally:
+            probe.close()
+        raise UnreadableFileError(files[0][1].rel, short_error(exc)) from exc
+    signature = dict(footers)
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(str(signature[path]), []).append(path)
+    con.execute("CREATE OR REPLACE TEMP TABLE pq_files (filename VARCHAR, _file_id INTEGER, path_host VARCHAR)")
+    con.execute("INSERT INTO pq_files SELECT unnest($paths), unnest($ids), unnest($hosts)",
+                {"paths": paths, "ids": [i for i, _ in files], "hosts": [lf.host for _, lf in files]})
+    by_path = {str(lf.path): lf for _, lf in files}
+    selects = [_checked_select(_file_types(con, by_path[group[0]]), group) for group in groups.values()]
+    try:
+        con.execute("CREATE OR REPLACE TEMP VIEW pq_checked AS " + "\nUNION ALL BY NAME\n".join(selects))
+    except duckdb.Error as exc:
+        raise UnreadableFileError(files[0][1].rel, short_error(exc)) from exc
+    rows = "SELECT * EXCLUDE (reason) FROM pq_checked WHERE reason IS NULL"
+    rejects = """
+        SELECT _file_id, _source_line, reason,
+               coalesce(CAST(sample_ts_utc AS VARCHAR), '(no time)') || ' gpu ' || coalesce(CAST(gpu_index AS VARCHAR), '?')
+                   || ' power_w ' || coalesce(CAST(power_w AS VARCHAR), 'NULL') AS raw_record,
+               sample_ts_utc::TIMESTAMP AS record_ts_utc
+        FROM pq_checked WHERE reason IS NOT NULL"""
+    return rows, rejects
+
+
+def _file_types(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> dict[str, str]:
+    """A file's columns and their types; UnreadableFileError when it is not Parquet, lacks a required
+    column or has one of the wrong type."""
+    try:
+        types = {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)",
+                                                 [str(lf.path)]).fetchall()}
+    except duckdb.Error as exc:
+        raise UnreadableFileError(lf.rel, short_error(exc)) from exc
     missing = [c for c in REQUIRED if c not in types]
     if missing:
         raise UnreadableFileError(lf.rel, "Parquet file lacks column(s) " + ", ".join(missing))
     problems = [p for c, t in types.items() if (p := _type_problem(c, t))]
     if problems:
         raise UnreadableFileError(lf.rel, "; ".join(problems))
+    return types
+
+
+def _checked_select(types: dict[str, str], paths: list[str]) -> str:
+    """The samples of files with these columns, each with its file's id and line and the reason it is
+    rejected (NULL for a good one)."""
     energy = "energy_counter_mj" if "energy_counter_mj" in types else "NULL::DOUBLE"
     limit = "power_limit_w" if "power_limit_w" in types else "NULL::DOUBLE"
-    # A view, not a copy: the ingestion reads the file straight into the warehouse (errors met while
-    # reading it there name the file too: ingest._stage_file)
-    host = sql_text(lf.host) if lf.host is not None else "NULL"
-    host_value = f"coalesce({host}, host)" if "host" in types else host
-    try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP VIEW pq_checked AS
-            SELECT * {"EXCLUDE (host), " if "host" in types else ", "}{host_value} AS host,
-                   {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}CASE
-                WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
-                WHEN {host_value} IS NULL THEN 'no host: the file is not under host=<name>/ and has no host value'
-                WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
-                WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
-                WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
-                WHEN {limit} > 0 AND power_w > {limit} * {POWER_LIMIT_TOLERANCE}
-                    THEN 'power ' || power_w || ' W above the GPU''s limit of ' || {limit} || ' W'
-                WHEN {energy} < 0 THEN 'negative energy counter'
-            END AS reason
-            FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _source_line
-                  FROM read_parquet({sql_text(str(lf.path))}, file_row_number = true))
-            """
-        )
-    except duckdb.Error as exc:
-        raise UnreadableFileError(lf.rel, str(exc).splitlines()[0]) from exc
-    rows = "SELECT * EXCLUDE (reason) FROM pq_checked WHERE reason IS NULL"
-    rejects = """
-        SELECT _source_line, reason,
-               coalesce(CAST(sample_ts_utc AS VARCHAR), '(no time)') || ' gpu ' || coalesce(CAST(gpu_index AS VARCHAR), '?')
-                   || ' power_w ' || coalesce(CAST(power_w AS VARCHAR), 'NULL') AS raw_record,
-               sample_ts_utc::TIMESTAMP AS record_ts_utc
-        FROM pq_checked WHERE reason IS NOT NULL"""
-    return rows, rejects
+    host = "coalesce(f.path_host, p.host)" if "host" in types else "f.path_host"
+    files = "[" + ", ".join(sql_text(p) for p in paths) + "]"
+    return f"""
+        SELECT p.* EXCLUDE (filename, file_row_number{", host" if "host" in types else ""}), {host} AS host,
+               {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}f._file_id,
+               p.file_row_number + 1 AS _source_line,
+               CASE
+                   WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
+                   WHEN {host} IS NULL THEN 'no host: the file is not under host=<name>/ and has no host value'
+                   WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
+                   WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
+                   WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
+                   WHEN {limit} > 0 AND power_w > {limit} * {POWER_LIMIT_TOLERANCE}
+                       THEN 'power ' || power_w || ' W above the GPU''s limit of ' || {limit} || ' W'
+                   WHEN {energy} < 0 THEN 'negative energy counter'
+               END AS reason
+        FROM read_parquet({files}, filename = true, file_row_number = true, hive_partitioning = false) p
+        JOIN pq_files f USING (filename)"""
