@@ -254,10 +254,29 @@ def write_cur(con: duckdb.DuckDBPyConnection, landing: Path, deployments: list[d
             "cur_bytes": sum(p.stat().st_size for p in files)}
 
 
+def write_parts(con: duckdb.DuckDBPyConnection, rows: str, h: int, folder: Path, part_s: int, day: date) -> None:
+    """One host's samples (``rows``) as the collector writes them: a part every ``part_s`` seconds
+    (``nvml-<HH>-<part>.parquet``, numbered within the UTC hour), its 15 columns, zstd."""
+    tmp = folder / "parts.tmp"
+    con.execute(f"""COPY (SELECT ts AS sample_ts_utc, 'h{h:04d}' AS host, g::INTEGER AS gpu_index, 'GPU-{h:04d}-' || g AS gpu_uuid,
+                                'NVIDIA H100 80GB HBM3' AS gpu_name, power_w, NULL::DOUBLE AS energy_counter_mj,
+                                60.0::DOUBLE AS utilization_gpu_pct, 40.0::DOUBLE AS utilization_memory_pct,
+                                60000.0::DOUBLE AS memory_used_mib, 81559.0::DOUBLE AS memory_total_mib, 700.0::DOUBLE AS power_limit_w,
+                                55.0::DOUBLE AS temperature_c, 1755.0::DOUBLE AS sm_clock_mhz, NULL::VARCHAR AS mig_instance,
+                                CAST(epoch(ts - TIMESTAMP '{day} 00:00:00') AS BIGINT) // {part_s} AS part
+                         FROM ({rows}) ORDER BY ts, g)
+                    TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (part))""")
+    for d in tmp.iterdir():
+        start = int(d.name.split("=")[1]) * part_s
+        next(d.glob("*.parquet")).rename(folder / f"nvml-{start // 3600:02d}-{start % 3600 // part_s:04d}.parquet")
+    shutil.rmtree(tmp)
+
+
 def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple[str, ...] = ("csv", "parquet"),
-             requests: int | None = None, cur_lines: int | None = None) -> dict:
+             requests: int | None = None, cur_lines: int | None = None, parquet_part_s: int = 0) -> dict:
     """Write the fleet's CSV and Parquet landing folders for one day (DuckDB generates them: seconds, not minutes):
-    the GPU telemetry in each format; the day's request logs (``requests`` a day, scaled to ``seconds``) and the
+    the GPU telemetry in each format (Parquet: one file a host and day of 8 columns, or with ``parquet_part_s``
+    the collector's own parts, see write_parts); the day's request logs (``requests`` a day, scaled to ``seconds``) and the
     month's CUR export (``cur_lines``; 0: none) once, in the first format's folder, linked from the others."""
     if requests is None:
         requests = REQUESTS_PER_GPU * gpus
@@ -273,12 +292,15 @@ def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple
                    round(80 + 520 * (0.5 + 0.5 * sin(s / 3600.0 + g + {h})), 2) AS power_w
             FROM range(0, {seconds}) t(s), range(0, {n}) u(g)"""
         if "parquet" in formats:
-            pq = out / "parquet" / "gpu_telemetry" / f"host=h{h:04d}" / f"date={day}" / "nvml.parquet"
-            pq.parent.mkdir(parents=True, exist_ok=True)
-            con.execute(f"""COPY (SELECT ts AS sample_ts_utc, 'h{h:04d}' AS host, g::INTEGER AS gpu_index,
-                                      'GPU-{h:04d}-' || g AS gpu_uuid, 'NVIDIA H100 80GB HBM3' AS gpu_name, power_w,
-                                      NULL::DOUBLE AS energy_counter_mj, 60.0 AS utilization_gpu_pct
-                               FROM ({rows}) ORDER BY ts, g) TO '{pq}' (FORMAT parquet)""")
+            folder = out / "parquet" / "gpu_telemetry" / f"host=h{h:04d}" / f"date={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            if parquet_part_s:
+                write_parts(con, rows, h, folder, parquet_part_s, day)
+            else:
+                con.execute(f"""COPY (SELECT ts AS sample_ts_utc, 'h{h:04d}' AS host, g::INTEGER AS gpu_index,
+                                          'GPU-{h:04d}-' || g AS gpu_uuid, 'NVIDIA H100 80GB HBM3' AS gpu_name, power_w,
+                                          NULL::DOUBLE AS energy_counter_mj, 60.0 AS utilization_gpu_pct
+                                   FROM ({rows}) ORDER BY ts, g) TO '{folder / "nvml.parquet"}' (FORMAT parquet)""")
         if "csv" not in formats:
             continue
         csv = out / "csv" / "gpu_telemetry" / f"host=h{h:04d}" / f"date={day}" / "nvidia-smi.csv"
@@ -298,6 +320,7 @@ def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple
     sizes = {"gpus": gpus, "hosts": hosts, "samples": gpus * seconds, "deployments": len(deployments),
              "csv_bytes": sum(p.stat().st_size for p in out.glob("csv/gpu_telemetry/**/*.csv")),
              "parquet_bytes": sum(p.stat().st_size for p in out.glob("parquet/gpu_telemetry/**/*.parquet")),
+             "parquet_files": sum(1 for _ in out.glob("parquet/gpu_telemetry/**/*.parquet")),
              "generate_telemetry_s": t_telemetry}
     t0 = time.perf_counter()
     # requests per day, over the day's sampled seconds
@@ -650,6 +673,9 @@ def main(argv=None) -> dict:
     p.add_argument("--cur-lines", type=int, default=None,
                    help=f"line items of the month's CUR 2.0 export (default {CUR_LINES_PER_GPU:,} per GPU: 5 million at 1,000 GPUs; "
                         "0: no CUR)")
+    p.add_argument("--parquet-part-s", type=int, default=0,
+                   help="Parquet as the collector writes it: a part every N seconds (60: its default, 1,440 files a "
+                        "host and day; 15 columns). 0 (default): one file a host and day, as in rounds 1-11")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     p.add_argument("--skip", default="", help="comma list of runs to skip, e.g. pandas-csv,pandas-parquet")
     p.add_argument("--scenarios", default="day,history,dashboard,dags",
@@ -665,7 +691,8 @@ def main(argv=None) -> dict:
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     t = time.perf_counter()
-    sizes = generate(args.out, args.gpus, args.seconds, requests=args.requests, cur_lines=args.cur_lines)
+    sizes = generate(args.out, args.gpus, args.seconds, requests=args.requests, cur_lines=args.cur_lines,
+                     parquet_part_s=args.parquet_part_s)
     sizes["generate_s"] = time.perf_counter() - t
     report = {"size": sizes}
     if "day" in scenarios:
@@ -693,8 +720,8 @@ def _history(args, history_days: list[int]) -> dict:
     hist = args.out / "history"
     # telemetry and requests of each day; the CUR month on the first day only (a daily run finds the
     # delivery unchanged: its fingerprint), copied to the history's earlier months by add_history
-    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, args.cur_lines)
-    generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",), args.requests, 0)
+    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, args.cur_lines, args.parquet_part_s)
+    generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",), args.requests, 0, args.parquet_part_s)
     results = {"base": _run_child("history-base", "parquet", args.out)}
     base_mb = results["base"].get("warehouse_mb")
     for days in history_days:

@@ -11,7 +11,9 @@ changed.
 A dated file is read by the runs of its date and the days either side, so its rows more than a day
 away from its date would never be loaded by any run: they are quarantined instead ('timestamp in the
 future' / 'timestamp in the past', in the partition of the file's date), so that every row of every
-file is either loaded or in quarantine. The rule uses the file's date, never the wall clock.
+file is either loaded or in quarantine. A format whose dates are UTC (the collector's Parquet parts)
+is read by the run of its date only, and its rows of other days are quarantined the same way. The
+rule uses the file's date, never the wall clock.
 """
 
 from __future__ import annotations
@@ -46,11 +48,19 @@ Stager = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, LandingFile]]], tu
 
 @dataclass(frozen=True)
 class Format:
-    """A format a FileSource reads: its stager, its name in ``loaded_files.source_format``, and how many
-    files of one date its stager reads at once (the collector's small Parquet parts: thousands)."""
+    """A format a FileSource reads: its stager, its name in ``loaded_files.source_format``, how many
+    files of one date its stager reads at once (the collector's small Parquet parts: thousands), and
+    whether a file's date (folder or name) is the UTC date of all its rows (the collector's parts: it
+    starts a new file at each UTC hour) rather than a local date."""
     stage: Stager
     name: str
     files_per_read: int = 1
+    utc_dated: bool = False
+
+    @property
+    def date_tolerance_days(self) -> int:
+        """How far (days) a dated file's rows may be from its date: the runs of those days read the file."""
+        return 0 if self.utc_dated else FILE_DATE_TOLERANCE_DAYS
 
 
 def one_at_a_time(stage: FileStager, name: str) -> Format:
@@ -97,7 +107,8 @@ INGEST_MEMORY_LIMIT = "2GB"
 #: one at a time, the parts of one host's day took 22 s to load, read together ... (docs/benchmarks.md, round 12).
 PARQUET_FILES_PER_READ = 2048
 
-#: How far (days) a dated file's rows may be from its date: the runs of those days read the file.
+#: How far (days) a dated file's rows may be from its date, unless the date is UTC (Format.utc_dated):
+#: local dates differ from UTC dates by up to a day.
 FILE_DATE_TOLERANCE_DAYS = 1
 
 
@@ -148,7 +159,13 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     transaction (the day's partition deleted first) that commits after the last file; other
     warehouses receive the day from a temp table as Arrow. The files read are numbered in path order
     (``_file_id``) and written to ``raw.loaded_files`` with the day."""
-    files = files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
+    def format_of(lf: LandingFile) -> Format:
+        return next(f for suffix, f in formats.items() if lf.path.name.endswith(suffix))
+
+    # files_for_day: a dated file is read by the runs of its date and the days either side; a file
+    # dated in UTC (Format.utc_dated) by the run of its date only
+    files = [lf for lf in files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
+             if lf.file_date in (None, day) or not format_of(lf).utc_dated]
     table, ts, key, part = source.table, source.ts_column, ", ".join(source.key), source.table.partition_column
     loaded_at = _utcnow()
     warehouse = get_warehouse(settings)
@@ -172,7 +189,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     if lf.is_empty:
                         log.warning("skipping empty file %s", lf.rel)
                 numbered = list(enumerate([lf for lf in files if not lf.is_empty], start=1))
-                fmt = {file_id: next(f for suffix, f in formats.items() if lf.path.name.endswith(suffix)) for file_id, lf in numbered}
+                fmt = {file_id: format_of(lf) for file_id, lf in numbered}
                 if numbered:
                     con.execute("INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats)",
                                 {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()]})
@@ -180,7 +197,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     stage = fmt[read[0][0]].stage
                     rows_sql, rejects_sql = stage(con, read)
                     try:  # a parser may leave the files to be read here (a view over them): name the file on its errors
-                        _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day)
+                        _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day, fmt[read[0][0]].date_tolerance_days)
                     except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # a file's values
                         raise UnreadableFileError(_culprit(read, stage, source, types, day), short_error(exc)) from exc
 
@@ -345,15 +362,16 @@ def _culprit(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSou
 
 
 def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[tuple[int, LandingFile]], target: str,
-                 rows_sql: str | None, rejects_sql: str | None, types: dict[str, str], day: date) -> None:
+                 rows_sql: str | None, rejects_sql: str | None, types: dict[str, str], day: date, tolerance_days: int) -> None:
     """Add the rows of the run's day of files staged together (one date, see _reads) to ``target`` (in
     the raw table's columns and types, with each file's id; absent columns are NULL) and their rejects
     of that day to ``day_rejects``.
 
     A reject without a usable timestamp of its own belongs to its file's day (folder/name, else the
-    file's first row's). A dated file is read by the runs of its date and the days either side only,
-    so its rows more than a day away from its date would never be loaded: the run of the file's date
-    quarantines them ('timestamp in the future' / 'in the past') with their parsed values as the record.
+    file's first row's). A dated file is read by the runs of its date and of the ``tolerance_days``
+    either side only (1; 0 for a UTC date), so its rows further from its date would never be loaded:
+    the run of the file's date quarantines them ('timestamp in the future' / 'in the past') with their
+    parsed values as the record.
     """
     table, ts = source.table, source.ts_column
     file_date = read[0][1].file_date
@@ -364,17 +382,17 @@ def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[
         n_rows = con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
                              {"day": day}).fetchall()[0][0]
         if file_date == day:
-            lo = file_date - timedelta(days=FILE_DATE_TOLERANCE_DAYS)
-            hi = file_date + timedelta(days=FILE_DATE_TOLERANCE_DAYS)
+            lo, hi = file_date - timedelta(days=tolerance_days), file_date + timedelta(days=tolerance_days)
+            beyond = "more than a day " if tolerance_days else ""
             skip = {table.partition_column} | {f.name for f in rt.FILE_LINEAGE}
             values = ", ".join(f"{c} := r.{c}" for c in table.columns if c not in skip)  # the parsed row, as JSON
             con.execute(f"""
                 INSERT INTO day_rejects
                 SELECT r._source_line,
                        CASE WHEN r.{table.partition_column} > $hi THEN 'timestamp in the future: ' || r.{ts}
-                                || ' UTC is more than a day after the file''s date ' || $file_date
+                                || ' UTC is {beyond}after the file''s date ' || $file_date
                             ELSE 'timestamp in the past: ' || r.{ts}
-                                || ' UTC is more than a day before the file''s date ' || $file_date END,
+                                || ' UTC is {beyond}before the file''s date ' || $file_date END,
                        CAST(to_json(struct_pack({values})) AS VARCHAR), $day, f._source_file
                 FROM ({conformed}) r JOIN day_files f USING (_file_id)
                 WHERE r.{table.partition_column} < $lo OR r.{table.partition_column} > $hi
@@ -386,7 +404,7 @@ def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[
         if file_date is None and rows_sql is not None:  # an undated file is read alone
             fallback = con.execute(f"SELECT CAST(min({ts}) AS DATE) FROM ({rows_sql})").fetchall()[0][0] or fallback
         near = ("true" if file_date is None
-                else f"abs(date_diff('day', DATE {sql_text(file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {FILE_DATE_TOLERANCE_DAYS}")
+                else f"abs(date_diff('day', DATE {sql_text(file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {tolerance_days}")
         con.execute(f"""
             INSERT INTO day_rejects
             SELECT * FROM (
@@ -430,7 +448,7 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
 
     smi_csv, prom = one_at_a_time(smi, "nvidia_smi_csv"), one_at_a_time(dcgm.stage, "dcgm_prometheus")
     formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
-                        ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ)}
+                        ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True)}
     summary = _ingest(TELEMETRY, day, formats, load_id or new_load_id(), s)
     if s.raw_telemetry_retention_days:
         # retention counts from the loaded day, never the wall clock: a backfill of old days deletes nothing newer

@@ -159,3 +159,20 @@ def test_which_files_are_read_together(tmp_path):
     reads = ingest._reads([(i, f) for i, f, _ in files], {i: fmt for i, _, fmt in files})
     # one format and one date per read, up to files_per_read, in file order; one-file formats and undated files alone
     assert [[i for i, _ in read] for read in reads] == [[1, 6], [2, 3, 7], [4], [5], [8], [9], [10]]
+
+
+def test_a_part_is_read_by_the_run_of_its_utc_date_only(env):
+    # the collector starts a new part at each UTC hour, in the folder of its UTC date: the runs of
+    # the days either side do not read it, and a row of another day in it (a hand-made file) would be
+    # loaded by no run, so the run of its date quarantines it
+    part = _parts(env)[2]
+    table = pq.read_table(part)
+    ts = table.column("sample_ts_utc").to_pylist()
+    ts[0] = datetime(2026, 11, 21, 0, 0, 5)
+    pq.write_table(table.set_column(0, "sample_ts_utc", pa.array(ts, pa.timestamp("us"))), part)
+    for day in (DAY - timedelta(days=1), DAY + timedelta(days=1)):
+        assert ingest.ingest_gpu_telemetry(day, settings=env)["files"] == 0
+    assert ingest.ingest_gpu_telemetry(DAY, settings=env)["rows"] == PARTS * 60 - 1
+    assert query(env.warehouse_path, "SELECT partition_date, _source_file, _source_line, reason FROM raw.quarantine") == [
+        (DAY, f"{FOLDER}/{part.name}", 1,
+         "timestamp in the future: 2026-11-21 00:00:05 UTC is after the file's date 2026-11-20")]
