@@ -200,7 +200,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     try:  # a parser may leave the files to be read here (a view over them): name the file on its errors
                         _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day, fmt[read[0][0]].date_tolerance_days)
                     except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # a file's values
-                        raise UnreadableFileError(_culprit(read, stage, source, types, day), short_error(exc)) from exc
+                        raise UnreadableFileError(_culprit(read, stage, source, types), short_error(exc)) from exc
 
                 # duplicates: the first copy (by file and line) is loaded, the others are quarantined. The
                 # day is grouped by one hash of the key (a single integer: half the time of the key's
@@ -343,7 +343,7 @@ def _conformed(con: duckdb.DuckDBPyConnection, source: FileSource, rows_sql: str
     return f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({source.ts_column} AS DATE)'})} FROM ({rows_sql})"
 
 
-def _culprit(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSource, types: dict[str, str], day: date) -> str:
+def _culprit(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSource, types: dict[str, str]) -> str:
     """The file of a read whose values failed its insert: each is staged and converted again alone, in
     a connection of its own (the load's transaction has failed), until one fails."""
     if len(read) > 1:
@@ -351,9 +351,8 @@ def _culprit(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSou
             probe = new_connection()
             try:
                 rows_sql, _ = stage(probe, [(file_id, lf)])
-                if rows_sql is not None:
-                    probe.execute(f"CREATE TEMP TABLE probe AS SELECT * FROM ({_conformed(probe, source, rows_sql, types)}) "
-                                  f"WHERE {source.table.partition_column} = ?", [day])
+                if rows_sql is not None:  # all its rows: the check of rows far from the file's date converts them too
+                    probe.execute(f"CREATE TEMP TABLE probe AS {_conformed(probe, source, rows_sql, types)}")
             except (duckdb.Error, UnreadableFileError):
                 return lf.rel
             finally:

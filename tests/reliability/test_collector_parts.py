@@ -120,6 +120,15 @@ def _gpu_index_out_of_range(path: Path) -> None:
     pq.write_table(table.set_column(table.schema.get_field_index("gpu_index"), "gpu_index", pa.array(index, pa.int64())), path)
 
 
+def _far_row_index_out_of_range(path: Path) -> None:
+    # the bad value is on a row five days after the file's date: only the check of such rows converts it
+    _gpu_index_out_of_range(path)
+    table = pq.read_table(path)
+    ts = table.column("sample_ts_utc").to_pylist()
+    ts[-1] = ts[-1] + timedelta(days=5)
+    pq.write_table(table.set_column(0, "sample_ts_utc", pa.array(ts, pa.timestamp("us"))), path)
+
+
 BAD_PARTS = {
     "not-parquet": (lambda p: p.write_bytes(b"PAR1 this is not parquet"), "nvml-10-0005.parquet"),
     "missing-column": (lambda p: pq.write_table(pq.read_table(p).drop_columns(["power_w"]), p), "lacks column(s) power_w"),
@@ -127,6 +136,7 @@ BAD_PARTS = {
                    "column power_w is VARCHAR, not a number"),
     # a value that fails only in the insert, after the parts were checked: found by reading each alone
     "value-out-of-range": (_gpu_index_out_of_range, "out of range"),
+    "value-out-of-range-far-from-its-date": (_far_row_index_out_of_range, "out of range"),
 }
 
 
@@ -176,3 +186,40 @@ def test_a_part_is_read_by_the_run_of_its_utc_date_only(env):
     assert query(env.warehouse_path, "SELECT partition_date, _source_file, _source_line, reason FROM raw.quarantine") == [
         (DAY, f"{FOLDER}/{part.name}", 1,
          "timestamp in the future: 2026-11-21 00:00:05 UTC is after the file's date 2026-11-20")]
+
+
+def _rewrite(path: Path, change) -> None:
+    pq.write_table(change(pq.read_table(path)), path)
+
+
+def test_parts_that_read_alone_also_read_together(env):
+    # each of these parts loaded when read alone; read together they must too, with the same values
+    parts = _parts(env)
+    # nanosecond timestamps in one part, a row in the year 9999 (microseconds) in another
+    _rewrite(parts[1], lambda t: t.set_column(0, "sample_ts_utc", t.column("sample_ts_utc").cast(pa.timestamp("ns"))))
+    far = pq.read_table(parts[2]).column("sample_ts_utc").to_pylist()
+    far[0] = datetime(9999, 1, 1)
+    _rewrite(parts[2], lambda t: t.set_column(0, "sample_ts_utc", pa.array(far, pa.timestamp("us"))))
+    # another column, a struct in one part and an integer in another; a file's own filename and _file_id
+    _rewrite(parts[3], lambda t: t.append_column("extra", pa.array([{"a": 1}] * t.num_rows)))
+    _rewrite(parts[4], lambda t: t.append_column("extra", pa.array([1] * t.num_rows, pa.int64())))
+    _rewrite(parts[5], lambda t: t.append_column("filename", pa.array(["x"] * t.num_rows)).append_column(
+        "_file_id", pa.array([99] * t.num_rows, pa.int32())))
+    # a negative float32 power: its reject shows the value as written
+    power = pq.read_table(parts[6]).column("power_w").to_pylist()
+    power[0] = -5.1
+    _rewrite(parts[6], lambda t: t.set_column(t.schema.get_field_index("power_w"), "power_w", pa.array(power, pa.float32())))
+
+    summary = ingest.ingest_gpu_telemetry(DAY, settings=env)
+    assert (summary["rows"], summary["quarantined"]) == (PARTS * 60 - 2, 2)
+    assert query(env.warehouse_path, "SELECT _source_file, _source_line, reason FROM raw.quarantine ORDER BY 1") == [
+        (f"{FOLDER}/{parts[2].name}", 1, "timestamp in the future: 9999-01-01 00:00:00 UTC is after the file's date 2026-11-20"),
+        (f"{FOLDER}/{parts[6].name}", 1, "negative power: -5.1 W")]
+    assert query(env.warehouse_path, "SELECT raw_record FROM raw.quarantine WHERE reason LIKE 'negative%'") == [
+        ("2026-11-20 10:03:00 gpu 0 power_w -5.1",)]
+    # every row is with its own file, at its own time
+    assert query(env.warehouse_path, """
+        SELECT count(*) FROM raw.gpu_telemetry_samples s JOIN raw.loaded_files f
+            ON f.raw_table = 'gpu_telemetry_samples' AND f._file_id = s._file_id
+        WHERE s.sample_ts_utc <> TIMESTAMP '2026-11-20 10:00:00' + to_seconds((s._source_line - 1) // 2
+              + 30 * CAST(regexp_extract(f._source_file, '-(\\d+)\\.parquet$', 1) AS INTEGER))""") == [(0,)]

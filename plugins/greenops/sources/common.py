@@ -84,6 +84,16 @@ def describe(landing_dir: Path, path: Path) -> LandingFile:
     return LandingFile(path, "/".join(rel_parts), host, _file_date(rel_parts))
 
 
+def _folder_date(name: str) -> date | None:
+    """The date of a ``date=YYYY-MM-DD`` folder; None for another folder or an impossible date (the
+    walk enters it: a file of a format read there fails naming itself, as any file would)."""
+    m = _DATE_DIR.match(name)
+    try:
+        return date.fromisoformat(m.group(1)) if m else None
+    except ValueError:
+        return None
+
+
 def files_for_day(landing_dir: Path, subdir: str, day: date, suffixes: tuple[str, ...]) -> list[LandingFile]:
     """The files that may hold rows of UTC day ``day``, in path order.
 
@@ -99,8 +109,8 @@ def files_for_day(landing_dir: Path, subdir: str, day: date, suffixes: tuple[str
     window = {day - timedelta(days=1), day, day + timedelta(days=1)}
     found = []
     for folder, subfolders, names in os.walk(root):
-        if _file_date(Path(folder).relative_to(root).parts + ("",)) is None:  # not inside a date folder yet
-            subfolders[:] = [d for d in subfolders if (m := _DATE_DIR.match(d)) is None or date.fromisoformat(m.group(1)) in window]
+        if not any(_DATE_DIR.match(p) for p in Path(folder).relative_to(root).parts):  # not inside a date folder yet
+            subfolders[:] = [d for d in subfolders if _folder_date(d) in window | {None}]
         for name in names:
             path = Path(folder, name)
             if name.startswith(".") or not name.endswith(suffixes) or not path.is_file():

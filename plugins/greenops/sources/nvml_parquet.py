@@ -16,6 +16,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from greenops import raw_tables as rt
 from greenops.sources.common import (
     MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, new_connection,
     short_error, sql_text,
@@ -30,6 +31,12 @@ _INTEGER_TYPES = _NUMBER_TYPES[:9]
 #: load's statements (insert, rejects, dates) read that; larger ones are read where they lie. A
 #: part a minute of 8 GPUs is 14 KB: 2,048 of them about 28 MB.
 COPIED_BYTES = 64 * 1024**2
+
+#: The raw table's sample columns, the only ones read from a file (the collector writes exactly these).
+SAMPLE_COLUMNS = [c for c in rt.GPU_TELEMETRY.columns if c != rt.GPU_TELEMETRY.partition_column
+                  and c not in {f.name for f in rt.FILE_LINEAGE}]
+#: The column read_parquet names each row's file in (not a name a collector file has).
+_FILE = "_greenops_file"
 
 
 def _type_problem(column: str, type_: str) -> str | None:
@@ -85,13 +92,9 @@ def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFi
         con.execute(f"CREATE OR REPLACE TEMP VIEW pq_checked AS {checked}")
     except duckdb.Error as exc:
         raise _unreadable(files, exc) from exc
-    rows = "SELECT * EXCLUDE (reason) FROM pq_checked WHERE reason IS NULL"
-    rejects = """
-        SELECT _file_id, _source_line, reason,
-               coalesce(CAST(sample_ts_utc AS VARCHAR), '(no time)') || ' gpu ' || coalesce(CAST(gpu_index AS VARCHAR), '?')
-                   || ' power_w ' || coalesce(CAST(power_w AS VARCHAR), 'NULL') AS raw_record,
-               sample_ts_utc::TIMESTAMP AS record_ts_utc
-        FROM pq_checked WHERE reason IS NOT NULL"""
+    rows = "SELECT * EXCLUDE (reason, raw_record) FROM pq_checked WHERE reason IS NULL"
+    rejects = """SELECT _file_id, _source_line, reason, raw_record, sample_ts_utc AS record_ts_utc
+                 FROM pq_checked WHERE reason IS NOT NULL"""
     return rows, rejects
 
 
@@ -134,24 +137,32 @@ def _file_types(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> dict[str, st
 
 def _checked_select(types: dict[str, str], paths: list[str]) -> str:
     """The samples of files with these columns, each with its file's id and line and the reason it is
-    rejected (NULL for a good one)."""
+    rejected (NULL for a good one) with the row as read (``raw_record``, for a rejected one). Only the
+    raw table's sample columns are kept, the timestamp as TIMESTAMP: the groups' unions never meet a
+    file's other columns, and a nanosecond timestamp in one part does not widen the others'."""
     energy = "energy_counter_mj" if "energy_counter_mj" in types else "NULL::DOUBLE"
     limit = "power_limit_w" if "power_limit_w" in types else "NULL::DOUBLE"
     host = "coalesce(f.path_host, p.host)" if "host" in types else "f.path_host"
+    kept = ", ".join(f"CAST(p.{c} AS TIMESTAMP) AS {c}" if c == "sample_ts_utc" else f"p.{c}"
+                     for c in SAMPLE_COLUMNS if c in types and c not in ("host", "energy_counter_mj"))
     files = "[" + ", ".join(sql_text(p) for p in paths) + "]"
     return f"""
-        SELECT p.* EXCLUDE (filename, file_row_number{", host" if "host" in types else ""}), {host} AS host,
-               {"" if "energy_counter_mj" in types else "NULL::DOUBLE AS energy_counter_mj, "}f._file_id,
-               p.file_row_number + 1 AS _source_line,
-               CASE
-                   WHEN sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
-                   WHEN {host} IS NULL THEN 'no host: the file is not under host=<name>/ and has no host value'
-                   WHEN power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
-                   WHEN power_w < 0 THEN 'negative power: ' || power_w || ' W'
-                   WHEN power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || power_w || ' W'
-                   WHEN {limit} > 0 AND power_w > {limit} * {POWER_LIMIT_TOLERANCE}
-                       THEN 'power ' || power_w || ' W above the GPU''s limit of ' || {limit} || ' W'
-                   WHEN {energy} < 0 THEN 'negative energy counter'
-               END AS reason
-        FROM read_parquet({files}, filename = true, file_row_number = true, hive_partitioning = false) p
-        JOIN pq_files f USING (filename)"""
+        SELECT * EXCLUDE (read_ts, read_index, read_power),
+               CASE WHEN reason IS NOT NULL THEN coalesce(CAST(read_ts AS VARCHAR), '(no time)') || ' gpu '
+                    || coalesce(CAST(read_index AS VARCHAR), '?') || ' power_w ' || coalesce(CAST(read_power AS VARCHAR), 'NULL')
+               END AS raw_record
+        FROM (
+            SELECT {kept}, {host} AS host, {energy} AS energy_counter_mj, f._file_id, p.file_row_number + 1 AS _source_line,
+                   p.sample_ts_utc AS read_ts, p.gpu_index AS read_index, p.power_w AS read_power,
+                   CASE
+                       WHEN p.sample_ts_utc IS NULL THEN 'sample_ts_utc is null'
+                       WHEN {host} IS NULL THEN 'no host: the file is not under host=<name>/ and has no host value'
+                       WHEN p.power_w IS NULL AND {energy} IS NULL THEN 'neither power nor energy counter'
+                       WHEN p.power_w < 0 THEN 'negative power: ' || p.power_w || ' W'
+                       WHEN p.power_w > {MAX_PLAUSIBLE_POWER_W} THEN 'power above any GPU''s limit: ' || p.power_w || ' W'
+                       WHEN {limit} > 0 AND p.power_w > {limit} * {POWER_LIMIT_TOLERANCE}
+                           THEN 'power ' || p.power_w || ' W above the GPU''s limit of ' || {limit} || ' W'
+                       WHEN {energy} < 0 THEN 'negative energy counter'
+                   END AS reason
+            FROM read_parquet({files}, filename = '{_FILE}', file_row_number = true, hive_partitioning = false) p
+            JOIN pq_files f ON f.filename = p.{_FILE})"""
