@@ -32,7 +32,9 @@ import pyarrow as pa
 from greenops import raw_tables as rt
 from greenops.settings import Settings, get_settings
 from greenops.sources import dcgm, grid_intensity, inference_logs, inventory, nvidia_smi, nvml_parquet
-from greenops.sources.common import LandingFile, UnreadableFileError, files_for_day, new_connection, short_error, sql_text
+from greenops.sources.common import (
+    LandingFile, UnreadableFileError, files_for_day, files_name, new_connection, short_error, sql_text,
+)
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite, get_warehouse, replace_partitions_from
 from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
 
@@ -195,12 +197,17 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     con.execute("INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats)",
                                 {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()]})
                 for read in _reads(numbered, fmt):
-                    stage = fmt[read[0][0]].stage
-                    rows_sql, rejects_sql = stage(con, read)
-                    try:  # a parser may leave the files to be read here (a view over them): name the file on its errors
-                        _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day, fmt[read[0][0]].date_tolerance_days)
-                    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:  # a file's values
-                        raise UnreadableFileError(_culprit(read, stage, source, types), short_error(exc)) from exc
+                    f = fmt[read[0][0]]
+                    # a stager may leave the files to be read by the insert (a view over them): an error
+                    # there is a file's too, and names it
+                    try:
+                        rows_sql, rejects_sql = f.stage(con, read)
+                        _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day, f.date_tolerance_days)
+                    except (UnreadableFileError, duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+                        error = _failing_file(read, f.stage, source, types, exc)
+                        if error is exc:
+                            raise
+                        raise error from exc
 
                 # duplicates: the first copy (by file and line) is loaded, the others are quarantined. The
                 # day is grouped by one hash of the key (a single integer: half the time of the key's
@@ -343,22 +350,28 @@ def _conformed(con: duckdb.DuckDBPyConnection, source: FileSource, rows_sql: str
     return f"SELECT {conformed_columns(types, have, {table.partition_column: f'CAST({source.ts_column} AS DATE)'})} FROM ({rows_sql})"
 
 
-def _culprit(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSource, types: dict[str, str]) -> str:
-    """The file of a read whose values failed its insert: each is staged and converted again alone, in
-    a connection of its own (the load's transaction has failed), until one fails."""
+def _failing_file(read: list[tuple[int, LandingFile]], stage: Stager, source: FileSource, types: dict[str, str],
+                  exc: Exception) -> UnreadableFileError:
+    """The error of a read that failed with ``exc``. For a read of many files, that of the first file that
+    fails alone: each is staged and converted again (all its rows: the check of rows far from the file's
+    date converts them too) in a connection of its own, the load's transaction having failed. Else
+    ``exc``, naming the file or, when no file fails alone, the read."""
     if len(read) > 1:
         for file_id, lf in read:
             probe = new_connection()
             try:
                 rows_sql, _ = stage(probe, [(file_id, lf)])
-                if rows_sql is not None:  # all its rows: the check of rows far from the file's date converts them too
+                if rows_sql is not None:
                     probe.execute(f"CREATE TEMP TABLE probe AS {_conformed(probe, source, rows_sql, types)}")
-            except (duckdb.Error, UnreadableFileError):
-                return lf.rel
+            except UnreadableFileError as file_exc:
+                return file_exc
+            except duckdb.Error as file_exc:
+                return UnreadableFileError(lf.rel, short_error(file_exc))
             finally:
                 probe.close()
-        return f"{read[0][1].rel} (or another of the {len(read)} files read with it)"
-    return read[0][1].rel
+    if isinstance(exc, UnreadableFileError):
+        return exc
+    return UnreadableFileError(files_name([lf for _, lf in read]), short_error(exc))
 
 
 def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[tuple[int, LandingFile]], target: str,

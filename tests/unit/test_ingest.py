@@ -41,11 +41,13 @@ def test_files_for_day_reads_neighbouring_dates_and_undated_files(landing):
     _smi(landing, "date=2026-10-01", "smi-2026-11-20.csv", [])
     _smi(landing, "logs", "smi-2026-11-21.csv", [])
     _smi(landing, "logs", "smi-2026-11-23.csv", [])
-    (landing / "gpu_telemetry" / "host=fra1-gpu01" / "date=2026-02-30").mkdir()  # no such day: entered, holds no csv
+    _smi(landing, "date=2026-02-30", "impossible.csv", [])  # no such day: entered, its files undated
     (landing / "gpu_telemetry" / "host=fra1-gpu01" / "date=2026-02-30" / "notes.txt").write_text("x")
-    got = [f.rel.split("/", 2)[2] for f in files_for_day(landing, "gpu_telemetry", date(2026, 11, 20), (".csv",))]
-    assert got == ["date=2026-11-19/a.csv", "date=2026-11-20/a.csv", "date=2026-11-20/date=2026-01-01/nested.csv",
+    found = files_for_day(landing, "gpu_telemetry", date(2026, 11, 20), (".csv",))
+    got = [f.rel.split("/", 2)[2] for f in found]
+    assert got == ["date=2026-02-30/impossible.csv", "date=2026-11-19/a.csv", "date=2026-11-20/a.csv", "date=2026-11-20/date=2026-01-01/nested.csv",
                    "date=2026-11-21/a.csv", "logs/smi-2026-11-21.csv", "undated.csv"]
+    assert [f.file_date for f in found][:2] == [None, date(2026, 11, 19)]
 
 
 @pytest.mark.parametrize("batch_rows", [ingest.DUPLICATE_BATCH_ROWS, 1], ids=["one batch", "a batch per file"])

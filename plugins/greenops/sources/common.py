@@ -43,6 +43,11 @@ def sql_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def files_name(files: list[LandingFile]) -> str:
+    """Files read together, as an error names them: the file, or the first of several."""
+    return files[0].rel if len(files) == 1 else f"{files[0].rel} (or another of the {len(files)} files read with it)"
+
+
 class UnreadableFileError(RuntimeError):
     """A file that cannot be read at all. The message always names the file."""
 
@@ -65,10 +70,11 @@ class LandingFile:
 
 
 def _file_date(parts: tuple[str, ...]) -> date | None:
+    """The date of the outermost ``date=`` folder, else a date in the file's name; None for neither
+    (an undated file: every run reads it). A folder of an impossible date leaves the file undated."""
     for part in parts[:-1]:
-        m = _DATE_DIR.match(part)
-        if m:
-            return date.fromisoformat(m.group(1))
+        if _DATE_DIR.match(part):
+            return _folder_date(part)
     m = _DATE_IN_NAME.search(parts[-1])
     if m:
         try:
@@ -86,7 +92,7 @@ def describe(landing_dir: Path, path: Path) -> LandingFile:
 
 def _folder_date(name: str) -> date | None:
     """The date of a ``date=YYYY-MM-DD`` folder; None for another folder or an impossible date (the
-    walk enters it: a file of a format read there fails naming itself, as any file would)."""
+    walk enters it, and its files are undated)."""
     m = _DATE_DIR.match(name)
     try:
         return date.fromisoformat(m.group(1)) if m else None

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from greenops import raw_tables as rt
 from greenops.sources.common import (
-    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, new_connection,
+    MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, files_name,
     short_error, sql_text,
 )
 
@@ -60,7 +60,8 @@ def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFi
     """Check files (their ``_file_id`` and themselves) into a temp view of ``con``, read by one statement
     however many there are (a collector writes a part a minute: 1,440 a host and day); returns the
     SELECTs of their samples and their rejects, each with its file's ``_file_id`` (valid until the next
-    files are staged). Raises UnreadableFileError naming the file for a whole-file problem.
+    files are staged). Raises UnreadableFileError for a whole-file problem, naming the file (or, when a
+    statement over many files fails, the first of them: ingest then reads each alone to find it).
 
     The files are grouped by their columns (names and types, from their footers: one read of all of
     them), each group read by one ``read_parquet`` of its files; each file's host, from its
@@ -72,7 +73,7 @@ def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFi
                                     num_children) ORDER BY column_id)
             FROM parquet_schema(?) GROUP BY file_name""", [paths]).fetchall()
     except duckdb.Error as exc:
-        raise _unreadable(files, exc) from exc
+        raise UnreadableFileError(files_name([lf for _, lf in files]), short_error(exc)) from exc
     signature = dict(footers)
     groups: dict[str, list[str]] = {}
     for path in paths:
@@ -91,31 +92,11 @@ def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFi
             checked = "SELECT * FROM pq_copied"
         con.execute(f"CREATE OR REPLACE TEMP VIEW pq_checked AS {checked}")
     except duckdb.Error as exc:
-        raise _unreadable(files, exc) from exc
+        raise UnreadableFileError(files_name([lf for _, lf in files]), short_error(exc)) from exc
     rows = "SELECT * EXCLUDE (reason, raw_record) FROM pq_checked WHERE reason IS NULL"
     rejects = """SELECT _file_id, _source_line, reason, raw_record, sample_ts_utc AS record_ts_utc
                  FROM pq_checked WHERE reason IS NOT NULL"""
     return rows, rejects
-
-
-def _unreadable(files: list[tuple[int, LandingFile]], exc: duckdb.Error) -> UnreadableFileError:
-    """The error of the first of ``files`` that cannot be read alone, read in a connection of its own
-    (a failed statement has ended the load's transaction)."""
-    probe = new_connection()
-    try:
-        for _, lf in files:
-            _file_types(probe, lf)
-            try:
-                probe.execute("CREATE OR REPLACE TEMP TABLE probe AS SELECT * FROM read_parquet(?, hive_partitioning = false)",
-                              [str(lf.path)])
-            except duckdb.Error as file_exc:
-                return UnreadableFileError(lf.rel, short_error(file_exc))
-    except UnreadableFileError as file_exc:
-        return file_exc
-    finally:
-        probe.close()
-    first = files[0][1].rel if len(files) == 1 else f"{files[0][1].rel} (or another of the {len(files)} files read with it)"
-    return UnreadableFileError(first, short_error(exc))
 
 
 def _file_types(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> dict[str, str]:
