@@ -254,29 +254,35 @@ def write_cur(con: duckdb.DuckDBPyConnection, landing: Path, deployments: list[d
             "cur_bytes": sum(p.stat().st_size for p in files)}
 
 
-def write_parts(con: duckdb.DuckDBPyConnection, rows: str, h: int, folder: Path, part_s: int, day: date) -> None:
+def write_parts(con: duckdb.DuckDBPyConnection, rows: str, h: int, folder: Path, part_s: int, day: date,
+                compacted: bool = False) -> None:
     """One host's samples (``rows``) as the collector writes them: a part every ``part_s`` seconds
-    (``nvml-<HH>-<part>.parquet``, numbered within the UTC hour), its 15 columns, zstd."""
+    (``nvml-<HH>-<part>.parquet``, numbered within the UTC hour), its 15 columns, zstd. ``compacted``:
+    as the collector leaves them once each hour is compacted and its parts deleted, a file an hour
+    (``nvml-<HH>-<first>-<last>.parquet``, the same rows in the same order)."""
+    file_s = 3600 if compacted else part_s
     tmp = folder / "parts.tmp"
     con.execute(f"""COPY (SELECT ts AS sample_ts_utc, 'h{h:04d}' AS host, g::INTEGER AS gpu_index, 'GPU-{h:04d}-' || g AS gpu_uuid,
                                 'NVIDIA H100 80GB HBM3' AS gpu_name, power_w, NULL::DOUBLE AS energy_counter_mj,
                                 60.0::DOUBLE AS utilization_gpu_pct, 40.0::DOUBLE AS utilization_memory_pct,
                                 60000.0::DOUBLE AS memory_used_mib, 81559.0::DOUBLE AS memory_total_mib, 700.0::DOUBLE AS power_limit_w,
                                 55.0::DOUBLE AS temperature_c, 1755.0::DOUBLE AS sm_clock_mhz, NULL::VARCHAR AS mig_instance,
-                                CAST(epoch(ts - TIMESTAMP '{day} 00:00:00') AS BIGINT) // {part_s} AS part
+                                CAST(epoch(ts - TIMESTAMP '{day} 00:00:00') AS BIGINT) // {file_s} AS part
                          FROM ({rows}) ORDER BY ts, g)
                     TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (part))""")
     for d in tmp.iterdir():
-        start = int(d.name.split("=")[1]) * part_s
-        next(d.glob("*.parquet")).rename(folder / f"nvml-{start // 3600:02d}-{start % 3600 // part_s:04d}.parquet")
+        start = int(d.name.split("=")[1]) * file_s
+        parts = f"0000-{3600 // part_s - 1:04d}" if compacted else f"{start % 3600 // part_s:04d}"
+        next(d.glob("*.parquet")).rename(folder / f"nvml-{start // 3600:02d}-{parts}.parquet")
     shutil.rmtree(tmp)
 
 
 def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple[str, ...] = ("csv", "parquet"),
-             requests: int | None = None, cur_lines: int | None = None, parquet_part_s: int = 0) -> dict:
+             requests: int | None = None, cur_lines: int | None = None, parquet_part_s: int = 0,
+             parquet_compacted: bool = False) -> dict:
     """Write the fleet's CSV and Parquet landing folders for one day (DuckDB generates them: seconds, not minutes):
     the GPU telemetry in each format (Parquet: one file a host and day of 8 columns, or with ``parquet_part_s``
-    the collector's own parts, see write_parts); the day's request logs (``requests`` a day, scaled to ``seconds``) and the
+    the collector's own parts, or with ``parquet_compacted`` too its compacted hours, see write_parts); the day's request logs (``requests`` a day, scaled to ``seconds``) and the
     month's CUR export (``cur_lines``; 0: none) once, in the first format's folder, linked from the others."""
     if requests is None:
         requests = REQUESTS_PER_GPU * gpus
@@ -295,7 +301,7 @@ def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple
             folder = out / "parquet" / "gpu_telemetry" / f"host=h{h:04d}" / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
             if parquet_part_s:
-                write_parts(con, rows, h, folder, parquet_part_s, day)
+                write_parts(con, rows, h, folder, parquet_part_s, day, parquet_compacted)
             else:
                 con.execute(f"""COPY (SELECT ts AS sample_ts_utc, 'h{h:04d}' AS host, g::INTEGER AS gpu_index,
                                           'GPU-{h:04d}-' || g AS gpu_uuid, 'NVIDIA H100 80GB HBM3' AS gpu_name, power_w,
@@ -676,6 +682,9 @@ def main(argv=None) -> dict:
     p.add_argument("--parquet-part-s", type=int, default=0,
                    help="Parquet as the collector writes it: a part every N seconds (60: its default, 1,440 files a "
                         "host and day; 15 columns). 0 (default): one file a host and day, as in rounds 1-11")
+    p.add_argument("--parquet-compacted", action="store_true",
+                   help="with --parquet-part-s: the parts as the collector leaves them once each hour is compacted "
+                        "(a file a host and hour, 24 a day)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     p.add_argument("--skip", default="", help="comma list of runs to skip, e.g. pandas-csv,pandas-parquet")
     p.add_argument("--scenarios", default="day,history,dashboard,dags",
@@ -692,7 +701,7 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True)
     t = time.perf_counter()
     sizes = generate(args.out, args.gpus, args.seconds, requests=args.requests, cur_lines=args.cur_lines,
-                     parquet_part_s=args.parquet_part_s)
+                     parquet_part_s=args.parquet_part_s, parquet_compacted=args.parquet_compacted)
     sizes["generate_s"] = time.perf_counter() - t
     report = {"size": sizes}
     if "day" in scenarios:
@@ -720,8 +729,9 @@ def _history(args, history_days: list[int]) -> dict:
     hist = args.out / "history"
     # telemetry and requests of each day; the CUR month on the first day only (a daily run finds the
     # delivery unchanged: its fingerprint), copied to the history's earlier months by add_history
-    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, args.cur_lines, args.parquet_part_s)
-    generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",), args.requests, 0, args.parquet_part_s)
+    generate(hist, args.gpus, args.seconds, DAY, ("parquet",), args.requests, args.cur_lines, args.parquet_part_s,
+             args.parquet_compacted)
+    generate(hist, args.gpus, args.seconds, NEXT_DAY, ("parquet",), args.requests, 0, args.parquet_part_s, args.parquet_compacted)
     results = {"base": _run_child("history-base", "parquet", args.out)}
     base_mb = results["base"].get("warehouse_mb")
     for days in history_days:

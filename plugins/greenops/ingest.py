@@ -13,7 +13,8 @@ away from its date would never be loaded by any run: they are quarantined instea
 future' / 'timestamp in the past', in the partition of the file's date), so that every row of every
 file is either loaded or in quarantine. A format whose dates are UTC (the collector's Parquet parts)
 is read by the run of its date only, and its rows of other days are quarantined the same way. The
-rule uses the file's date, never the wall clock.
+rule uses the file's date, never the wall clock. A file whose rows another file beside it holds (a
+collector part and its compacted hour, ``Format.superseded``) is not read.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Format:
     name: str
     files_per_read: int = 1
     utc_dated: bool = False
+    #: The files of this format found for the day that are not read: another file holds their rows
+    #: (the collector's compacted hour and its parts).
+    superseded: Callable[[list[LandingFile]], set[LandingFile]] = lambda files: set()
 
     @property
     def date_tolerance_days(self) -> int:
@@ -169,6 +173,10 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     # dated in UTC (Format.utc_dated) by the run of its date only
     files = [lf for lf in files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
              if lf.file_date in (None, day) or not format_of(lf).utc_dated]
+    skipped = set().union(*(f.superseded([lf for lf in files if format_of(lf) is f]) for f in set(formats.values())))
+    if skipped:
+        log.info("%d files not read: a compacted file beside them holds their rows", len(skipped))
+        files = [lf for lf in files if lf not in skipped]
     table, ts, key, part = source.table, source.ts_column, ", ".join(source.key), source.table.partition_column
     loaded_at = _utcnow()
     warehouse = get_warehouse(settings)
@@ -461,7 +469,8 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
 
     smi_csv, prom = one_at_a_time(smi, "nvidia_smi_csv"), one_at_a_time(dcgm.stage, "dcgm_prometheus")
     formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
-                        ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True)}
+                        ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True,
+                                   superseded=nvml_parquet.superseded_files)}
     summary = _ingest(TELEMETRY, day, formats, load_id or new_load_id(), s)
     if s.raw_telemetry_retention_days:
         # retention counts from the loaded day, never the wall clock: a backfill of old days deletes nothing newer

@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+
+from greenops.collector.storage import superseded
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,3 +67,20 @@ def test_smoke_size_runs_and_implementations_agree(tmp_path):
     # the telemetry ingestion alone (the part profiled at the reference size): every sample loaded
     telemetry = bench._run_child("telemetry", "csv", tmp_path / "bench")
     assert (telemetry.get("rows"), telemetry.get("quarantined")) == (18000, 0), telemetry
+
+
+def test_the_compacted_layout_is_the_collectors(tmp_path):
+    # --parquet-compacted writes what the collector leaves once each hour is compacted: one file an
+    # hour named for the parts it holds, the same rows in order as the parts
+    spec = importlib.util.spec_from_file_location("fleet_bench", REPO / "bench" / "fleet_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for compacted in (False, True):
+        bench.generate(tmp_path / str(compacted), 10, 7200, formats=("parquet",), requests=0, cur_lines=0,
+                       parquet_part_s=600, parquet_compacted=compacted)
+    folder = "parquet/gpu_telemetry/host=h0001/date=2026-11-20"
+    parts = sorted((tmp_path / "False" / folder).iterdir())
+    hours = sorted((tmp_path / "True" / folder).iterdir())
+    assert [p.name for p in hours] == ["nvml-00-0000-0005.parquet", "nvml-01-0000-0005.parquet"]
+    assert len(parts) == 12 and superseded([p.name for p in parts + hours]) == {p.name for p in parts}
+    assert pq.read_table(hours[1]).equals(pa.concat_tables([pq.read_table(p) for p in parts[6:]]))

@@ -17,6 +17,7 @@ import pytest
 from greenops import ingest
 from greenops.collector import nvml
 from greenops.collector.fake_nvml import FakeGpu, FakeNvml
+from greenops.collector.storage import PartWriter
 from greenops.sources.common import UnreadableFileError, describe
 from reliability.rel_support import query, settings_for
 
@@ -223,3 +224,27 @@ def test_parts_that_read_alone_also_read_together(env):
             ON f.raw_table = 'gpu_telemetry_samples' AND f._file_id = s._file_id
         WHERE s.sample_ts_utc <> TIMESTAMP '2026-11-20 10:00:00' + to_seconds((s._source_line - 1) // 2
               + 30 * CAST(regexp_extract(f._source_file, '-(\\d+)\\.parquet$', 1) AS INTEGER))""") == [(0,)]
+
+
+def test_a_compacted_hour_is_read_instead_of_its_parts(env, caplog):
+    # the day loaded from the parts, then again once the collector has compacted the hour (its parts
+    # still beside the compacted file) and a late part of the hour has come: the same samples, from the
+    # compacted file and the late part only, nothing quarantined as a duplicate
+    samples = "SELECT sample_ts_utc, gpu_index, power_w, energy_counter_mj FROM raw.gpu_telemetry_samples ORDER BY ALL"
+    ingest.ingest_gpu_telemetry(DAY, settings=env)
+    from_parts = query(env.warehouse_path, samples)
+    writer = PartWriter(env.landing_dir / "gpu_telemetry", HOST, retention_days=14)
+    compacted, = writer.compact(datetime(2026, 11, 20, 11))
+    assert compacted.name == f"nvml-10-0000-{PARTS - 1:04d}.parquet"
+    late = writer.write(pq.read_table(_parts(env)[0]).slice(0, 2).set_column(
+        0, "sample_ts_utc", pa.array([datetime(2026, 11, 20, 10, 59, 59)] * 2, pa.timestamp("us"))), datetime(2026, 11, 20, 10))
+    with caplog.at_level(logging.INFO, logger="greenops.ingest"):
+        summary = ingest.ingest_gpu_telemetry(DAY, settings=env)
+    assert summary == {"day": "2026-11-20", "files": 2, "rows": PARTS * 60 + 2, "quarantined": 0}
+    assert f"{PARTS} files not read: a compacted file beside them holds their rows" in caplog.messages
+    late_rows = [(r["sample_ts_utc"], r["gpu_index"], r["power_w"], r["energy_counter_mj"]) for r in pq.read_table(late).to_pylist()]
+    assert query(env.warehouse_path, samples) == sorted(from_parts + late_rows)
+    assert query(env.warehouse_path, """
+        SELECT f._source_file, count(*), min(s._source_line), max(s._source_line) FROM raw.gpu_telemetry_samples s
+        JOIN raw.loaded_files f ON f.raw_table = 'gpu_telemetry_samples' AND f._file_id = s._file_id GROUP BY 1 ORDER BY 1""") == [
+        (f"{FOLDER}/{compacted.name}", PARTS * 60, 1, PARTS * 60), (f"{FOLDER}/{late.name}", 2, 1, 2)]

@@ -211,6 +211,75 @@ def test_hour_and_day_boundaries_split_files(fake, out):
     assert pq.read_table(_parts(out)[-1]).column("sample_ts_utc").to_pylist()[-1] == datetime(2026, 11, 21, 0, 30)
 
 
+def _parts_of_hour_10(c: nvml.Collector, fake: FakeNvml, parts: int) -> None:
+    """``parts`` flushes of five ticks each in 10:00-10:59 UTC, the power changing every tick."""
+    for tick in range(parts * 5):
+        for i, gpu in enumerate(fake.gpus):
+            gpu.power_mw = 100_000 + 1_000 * ((tick * 7 + i) % 300)
+        _tick(c, datetime(2026, 11, 20, 10, 0, tick, tzinfo=timezone.utc))
+        if tick % 5 == 4:
+            c.flush()
+
+
+def test_a_finished_hours_parts_are_compacted_into_one_file(fake, out):
+    c = _collector(out)
+    _parts_of_hour_10(c, fake, 4)
+    folder = out / "host=gpu-node-1" / "date=2026-11-20"
+    parts = sorted(folder.glob("nvml-10-*.parquet"))
+    assert len(parts) == 4
+    _tick(c, datetime(2026, 11, 20, 11, 0, 0, tzinfo=timezone.utc))  # hour 11 begins: hour 10 is finished
+    compacted = folder / "nvml-10-0000-0003.parquet"
+    assert compacted.exists()
+    # the same rows in the same order; the parts stay (a load may have listed them) but are not read
+    assert pq.read_table(compacted).equals(pa.concat_tables([pq.read_table(p) for p in parts]))
+    assert all(p.exists() for p in parts)
+    assert storage.superseded(p.name for p in folder.iterdir()) == {p.name for p in parts}
+    assert not list(folder.glob("nvml-11-*"))  # hour 11 is still buffered
+    # deleted PART_GRACE after their hour, at an hour change
+    c._utc_clock = lambda: datetime(2026, 11, 20, 16, 59)
+    assert c.writer.sweep_parts(c._utc_clock()) == []
+    c._utc_clock = lambda: datetime(2026, 11, 20, 17, 0)
+    _tick(c, datetime(2026, 11, 20, 17, 0, 0, tzinfo=timezone.utc))
+    assert sorted(p.name for p in folder.glob("nvml-10-*")) == [compacted.name]
+
+
+def test_a_part_written_after_its_hour_was_compacted_is_not_covered(fake, out):
+    c = _collector(out)
+    _parts_of_hour_10(c, fake, 2)
+    c.writer.compact(datetime(2026, 11, 20, 11))
+    # a clock set back: another part of hour 10, numbered after the compacted range
+    late = c.writer.write(pq.read_table(out / "host=gpu-node-1" / "date=2026-11-20" / "nvml-10-0000.parquet"),
+                          datetime(2026, 11, 20, 10))
+    assert late.name == "nvml-10-0002.parquet"
+    names = [p.name for p in late.parent.iterdir()]
+    assert storage.superseded(names) == {"nvml-10-0000.parquet", "nvml-10-0001.parquet"}
+    assert c.writer.compact(datetime(2026, 11, 20, 12)) == []  # one part: left as it is
+    c.writer.write(pq.read_table(late), datetime(2026, 11, 20, 10))
+    assert [p.name for p in c.writer.compact(datetime(2026, 11, 20, 12))] == ["nvml-10-0002-0003.parquet"]
+
+
+def test_an_hour_that_cannot_be_compacted_is_left_as_parts(fake, out, caplog):
+    c = _collector(out)
+    _parts_of_hour_10(c, fake, 3)
+    folder = out / "host=gpu-node-1" / "date=2026-11-20"
+    (folder / "nvml-10-0001.parquet").write_bytes(b"PAR1 not parquet")
+    with caplog.at_level(logging.WARNING, logger="greenops.collector"):
+        assert c.writer.compact(datetime(2026, 11, 20, 11)) == []
+    assert "hour 10 of" in caplog.text and "left as 3 parts" in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == [f"nvml-10-000{i}.parquet" for i in range(3)]
+
+
+def test_a_restart_compacts_the_hours_that_ended_and_removes_a_half_compacted_file(fake, out):
+    c = _collector(out)
+    _parts_of_hour_10(c, fake, 3)
+    c.close()
+    folder = out / "host=gpu-node-1" / "date=2026-11-20"
+    (folder / ".nvml-10-0000-0002.parquet.tmp").write_bytes(b"PAR1 half")  # a crash mid-compaction
+    _tick(_collector(out, utc_clock=lambda: datetime(2026, 11, 20, 12, 30)), datetime(2026, 11, 20, 12, 30, tzinfo=timezone.utc))
+    assert sorted(p.name for p in folder.iterdir() if "-0002" in p.name) == ["nvml-10-0000-0002.parquet", "nvml-10-0002.parquet"]
+    assert pq.read_table(folder / "nvml-10-0000-0002.parquet").num_rows == 3 * 5 * 3
+
+
 def test_naive_time_is_refused(fake, out):
     with pytest.raises(ValueError, match="timezone-aware"):
         _collector(out).sample_once(datetime(2026, 11, 20, 10, 0))

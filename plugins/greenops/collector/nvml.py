@@ -3,7 +3,8 @@
 ``python -m greenops.collector --dir DIR`` (``plugins/`` on PYTHONPATH) samples each GPU once per
 ``--interval`` seconds through NVML, buffers the rows in memory and writes them every
 ``--flush-interval`` seconds (and at each UTC hour change) as a new Parquet part under
-``DIR/host=<host>/date=<YYYY-MM-DD>/`` (see ``storage``). Operator guide: docs/collector.md.
+``DIR/host=<host>/date=<YYYY-MM-DD>/``; at each UTC hour change the finished hour's parts are
+compacted into one file (see ``storage``). Operator guide: docs/collector.md.
 
 NVML is reached only through the module-level name ``pynvml``, so tests and the overhead benchmark can
 replace it with a fake (``greenops.collector.fake_nvml``).
@@ -75,6 +76,7 @@ class Collector:
         self._failing_since: dict[int, float] = {}  # GPU index -> monotonic time of its first failed tick
         self._buffer = {name: [] for name in SAMPLE_SCHEMA.names}  # column -> values, one per row
         self._buffer_hour: datetime | None = None  # the UTC hour every buffered row belongs to
+        self._hour: datetime | None = None  # the UTC hour of the last rows recorded
         self._stopping = False
         self._started = False
 
@@ -212,7 +214,9 @@ class Collector:
         return len(self._buffer["sample_ts_utc"])
 
     def record(self, rows: list[dict]) -> None:
-        """Buffer one tick's rows (all with the same ``sample_ts_utc``), flushing first at an hour change.
+        """Buffer one tick's rows (all with the same ``sample_ts_utc``), flushing first at an hour change;
+        at the first rows of an hour (and the first since the start), the hours before it are compacted
+        (``PartWriter.compact``) and the parts compacted long enough ago deleted.
 
         A flush error (OSError) propagates and the rows are not buffered.
         """
@@ -221,6 +225,10 @@ class Collector:
         hour = rows[0]["sample_ts_utc"].replace(minute=0, second=0, microsecond=0)
         if self._buffer_hour is not None and hour != self._buffer_hour:
             self.flush()  # one file never spans two hours (or two date folders)
+        if hour != self._hour:
+            self._hour = hour
+            self.writer.compact(hour)  # the hours before this one are written: one file each
+            self.writer.sweep_parts(self._utc_clock())
         self._buffer_hour = hour
         for row in rows:
             for name, column in self._buffer.items():

@@ -1,11 +1,20 @@
-"""Where the collector's samples go on disk: hourly Parquet parts, written atomically, kept for N days.
+"""Where the collector's samples go on disk: Parquet parts, written atomically, an hour's parts then
+compacted into one file, kept for N days.
 
 Layout (one folder per host and UTC date, the layout ``greenops.sources.nvml_parquet`` ingests)::
 
-    <root>/host=<host>/date=<YYYY-MM-DD>/nvml-<HH>-<part>.parquet
+    <root>/host=<host>/date=<YYYY-MM-DD>/nvml-<HH>-<part>.parquet           a flush (a minute by default)
+    <root>/host=<host>/date=<YYYY-MM-DD>/nvml-<HH>-<first>-<last>.parquet   parts first..last of hour HH
 
 Every flush writes a new part (never appends), first as ``.nvml-<HH>-<part>.parquet.tmp`` (the leading
 dot makes the ingestion skip it), then renames it into place, so a reader never sees half a file.
+
+When a UTC hour has ended, its parts are written again as one file that names their range (the same
+rows in the same order): the ingestion reads that file instead of the parts it covers
+(``superseded``), 24 files a host and day instead of 1,440. The covered parts stay for
+``PART_GRACE`` after their hour, so a load that listed them before the compacted file appeared still
+finds them, and are deleted then. A part written after its hour was compacted (a clock set back) is
+not covered and is read as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import re
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,6 +55,9 @@ SAMPLE_SCHEMA = pa.schema(
 )
 
 _PART = re.compile(r"^nvml-(\d{2})-(\d+)\.parquet$")
+_COMPACTED = re.compile(r"^nvml-(\d{2})-(\d+)-(\d+)\.parquet$")
+#: How long after its hour a part covered by a compacted file is kept (a load that listed it reads it).
+PART_GRACE = timedelta(hours=6)
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _TMP = re.compile(r"^\.nvml-.*\.tmp$")
 
@@ -77,16 +90,37 @@ class PartWriter:
         """
         folder = self.host_dir / f"date={hour_utc.date().isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"nvml-{hour_utc:%H}-{self._next_part(folder, hour_utc.hour):04d}.parquet"
-        tmp, final = folder / f".{name}.tmp", folder / name
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
-            f.flush()
-            # On disk before the rename: after a power cut the name never points at an empty file.
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(folder)
-        return final
+        return _write_atomically(table, folder, f"nvml-{hour_utc:%H}-{self._next_part(folder, hour_utc.hour):04d}.parquet")
+
+    def compact(self, before_utc: datetime) -> list[Path]:
+        """Write the parts of each UTC hour that ended by ``before_utc`` and is not compacted yet as one
+        file ``nvml-<HH>-<first>-<last>.parquet`` (an hour of one part is left as it is); returns the
+        files written. Never raises: a part that cannot be read, or a write that fails, is logged and
+        its hour left as parts (the ingestion reads them), tried again at the next compaction."""
+        written = []
+        for folder, day in self._dated_folders("compaction"):
+            try:
+                names = [p.name for p in folder.iterdir()]
+            except OSError as exc:
+                log.warning("compaction: cannot list %s: %s", folder, exc)
+                continue
+            covered = superseded(names)
+            hours: dict[int, list[tuple[int, str]]] = {}
+            for name in names:
+                if (m := _PART.match(name)) and name not in covered:
+                    hours.setdefault(int(m.group(1)), []).append((int(m.group(2)), name))
+            for hour, parts in sorted(hours.items()):
+                if len(parts) < 2 or _hour_end(day, hour) > before_utc:
+                    continue
+                parts.sort()
+                try:
+                    table = pa.concat_tables([pq.read_table(folder / name) for _, name in parts])
+                    written.append(_write_atomically(table, folder, f"nvml-{hour:02d}-{parts[0][0]:04d}-{parts[-1][0]:04d}.parquet"))
+                except (OSError, pa.ArrowException) as exc:
+                    log.warning("compaction: hour %02d of %s left as %d parts: %s", hour, folder, len(parts), exc)
+        if written:
+            log.info("compacted %d hour(s) of parts", len(written))
+        return written
 
     def sweep(self, today_utc: date) -> list[Path]:
         """Delete this host's ``date=`` folders older than ``today_utc - retention_days``; returns them.
@@ -96,14 +130,8 @@ class PartWriter:
         """
         oldest_kept = today_utc - timedelta(days=self.retention_days)
         removed = []
-        try:
-            folders = self._date_dirs()
-        except OSError as exc:
-            log.warning("retention: cannot list %s: %s", self.host_dir, exc)
-            return removed
-        for folder in folders:
-            day = _folder_date(folder)
-            if day is not None and day < oldest_kept:
+        for folder, day in self._dated_folders("retention"):
+            if day < oldest_kept:
                 try:
                     shutil.rmtree(folder)
                     removed.append(folder)
@@ -111,6 +139,20 @@ class PartWriter:
                     log.warning("retention: cannot delete %s: %s", folder, exc)
         if removed:
             log.info("retention: deleted %d folder(s) older than %s", len(removed), oldest_kept)
+        return removed
+
+    def sweep_parts(self, now_utc: datetime) -> list[Path]:
+        """Delete the parts a compacted file covers whose hour ended ``PART_GRACE`` before ``now_utc``;
+        returns them. Never raises (as ``sweep``)."""
+        removed = []
+        for folder, day in self._dated_folders("retention"):
+            try:
+                for name in superseded(p.name for p in folder.iterdir()):
+                    if _hour_end(day, int(_PART.match(name).group(1))) + PART_GRACE <= now_utc:
+                        (folder / name).unlink(missing_ok=True)
+                        removed.append(folder / name)
+            except OSError as exc:
+                log.warning("retention: cannot delete compacted parts in %s: %s", folder, exc)
         return removed
 
     def remove_stale_tmp(self) -> list[Path]:
@@ -122,6 +164,15 @@ class PartWriter:
             log.info("removed %d unfinished temporary file(s) from an earlier run", len(stale))
         return stale
 
+    def _dated_folders(self, task: str) -> list[tuple[Path, date]]:
+        """This host's ``date=`` folders of a valid date, with it; none (logged) when the host folder
+        cannot be listed."""
+        try:
+            return [(folder, day) for folder in self._date_dirs() if (day := _folder_date(folder)) is not None]
+        except OSError as exc:
+            log.warning("%s: cannot list %s: %s", task, self.host_dir, exc)
+            return []
+
     def _date_dirs(self) -> list[Path]:
         if not self.host_dir.is_dir():
             return []
@@ -129,9 +180,40 @@ class PartWriter:
 
     @staticmethod
     def _next_part(folder: Path, hour: int) -> int:
-        # Scan rather than count in memory, so a restart within the hour never overwrites a part.
-        parts = [int(m.group(2)) for p in folder.iterdir() if (m := _PART.match(p.name)) and int(m.group(1)) == hour]
+        # Scan rather than count in memory, so a restart within the hour never overwrites a part; a
+        # compacted file's last part counts, so a late part is never numbered into its range.
+        parts = [int(m.groups()[-1]) for p in folder.iterdir()
+                 if (m := _PART.match(p.name) or _COMPACTED.match(p.name)) and int(m.group(1)) == hour]
         return max(parts, default=-1) + 1
+
+
+def superseded(names: Iterable[str]) -> set[str]:
+    """The part names among ``names`` (one folder's files) that a compacted file among them covers: the
+    same hour, the part's number within the compacted file's range. The ingestion does not read them."""
+    names = list(names)
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for name in names:
+        if m := _COMPACTED.match(name):
+            ranges.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
+    return {name for name in names if (m := _PART.match(name))
+            and any(first <= int(m.group(2)) <= last for first, last in ranges.get(m.group(1), ()))}
+
+
+def _hour_end(day: date, hour: int) -> datetime:
+    return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour + 1)
+
+
+def _write_atomically(table: pa.Table, folder: Path, name: str) -> Path:
+    """Write ``table`` as ``folder/name``: first as ``.name.tmp``, fsynced, then renamed into place."""
+    tmp, final = folder / f".{name}.tmp", folder / name
+    with open(tmp, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
+        f.flush()
+        # On disk before the rename: after a power cut the name never points at an empty file.
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(folder)
+    return final
 
 
 def _folder_date(folder: Path) -> date | None:

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops import raw_tables as rt
+from greenops.collector.storage import superseded
 from greenops.sources.common import (
     MAX_PLAUSIBLE_POWER_W, POWER_LIMIT_TOLERANCE, REJECT_SCHEMA, LandingFile, UnreadableFileError, fetch_arrow, files_name,
     short_error, sql_text,
@@ -48,6 +49,15 @@ def _type_problem(column: str, type_: str) -> str | None:
     if column in ("power_w", "energy_counter_mj", "power_limit_w") and base not in _NUMBER_TYPES:
         return f"column {column} is {type_}, not a number"
     return None
+
+
+def superseded_files(files: list[LandingFile]) -> set[LandingFile]:
+    """The parts among ``files`` that the collector's compacted hour file beside them covers (the same
+    rows): the load reads the compacted file instead (``storage.superseded``)."""
+    folders: dict[object, dict[str, LandingFile]] = {}
+    for lf in files:
+        folders.setdefault(lf.path.parent, {})[lf.path.name] = lf
+    return {same[name] for same in folders.values() for name in superseded(same)}
 
 
 def parse(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[pa.Table, pa.Table]:
