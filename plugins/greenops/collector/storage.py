@@ -114,7 +114,7 @@ class PartWriter:
                     continue
                 parts.sort()
                 try:
-                    table = pa.concat_tables([pq.read_table(folder / name) for _, name in parts])
+                    table = pa.concat_tables([pq.read_table(folder / name, use_threads=False) for _, name in parts])
                     written.append(_write_atomically(table, folder, f"nvml-{hour:02d}-{parts[0][0]:04d}-{parts[-1][0]:04d}.parquet"))
                 except (OSError, pa.ArrowException) as exc:
                     log.warning("compaction: hour %02d of %s left as %d parts: %s", hour, folder, len(parts), exc)
