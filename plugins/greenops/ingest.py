@@ -173,6 +173,11 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     # dated in UTC (Format.utc_dated) by the run of its date only
     files = [lf for lf in files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
              if lf.file_date in (None, day) or not format_of(lf).utc_dated]
+    for lf in files:
+        if lf.is_empty:
+            log.warning("skipping empty file %s", lf.rel)
+    files = [lf for lf in files if not lf.is_empty]
+    # after the empty files: an empty compacted file (a copy cut short) hides no part
     skipped = set().union(*(f.superseded([lf for lf in files if format_of(lf) is f]) for f in set(formats.values())))
     if skipped:
         log.info("%d files not read: a compacted file beside them holds their rows", len(skipped))
@@ -196,10 +201,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     target = f"{catalog}{RAW_SCHEMA}.{table.name}"
                     con.execute(f"DELETE FROM {target} WHERE {part} = ?", [day])
                 day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {sql_text(day.isoformat())}"
-                for lf in files:
-                    if lf.is_empty:
-                        log.warning("skipping empty file %s", lf.rel)
-                numbered = list(enumerate([lf for lf in files if not lf.is_empty], start=1))
+                numbered = list(enumerate(files, start=1))
                 fmt = {file_id: format_of(lf) for file_id, lf in numbered}
                 if numbered:
                     con.execute("INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats)",

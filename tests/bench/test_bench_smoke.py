@@ -82,5 +82,5 @@ def test_the_compacted_layout_is_the_collectors(tmp_path):
     parts = sorted((tmp_path / "False" / folder).iterdir())
     hours = sorted((tmp_path / "True" / folder).iterdir())
     assert [p.name for p in hours] == ["nvml-00-0000-0005.parquet", "nvml-01-0000-0005.parquet"]
-    assert len(parts) == 12 and superseded([p.name for p in parts + hours]) == {p.name for p in parts}
+    assert len(parts) == 12 and set(superseded([p.name for p in parts + hours])) == {p.name for p in parts}
     assert pq.read_table(hours[1]).equals(pa.concat_tables([pq.read_table(p) for p in parts[6:]]))

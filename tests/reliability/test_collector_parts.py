@@ -234,7 +234,7 @@ def test_a_compacted_hour_is_read_instead_of_its_parts(env, caplog):
     ingest.ingest_gpu_telemetry(DAY, settings=env)
     from_parts = query(env.warehouse_path, samples)
     writer = PartWriter(env.landing_dir / "gpu_telemetry", HOST, retention_days=14)
-    compacted, = writer.compact(datetime(2026, 11, 20, 11))
+    (compacted,), _ = writer.compact(datetime(2026, 11, 20, 11))
     assert compacted.name == f"nvml-10-0000-{PARTS - 1:04d}.parquet"
     late = writer.write(pq.read_table(_parts(env)[0]).slice(0, 2).set_column(
         0, "sample_ts_utc", pa.array([datetime(2026, 11, 20, 10, 59, 59)] * 2, pa.timestamp("us"))), datetime(2026, 11, 20, 10))
@@ -248,3 +248,11 @@ def test_a_compacted_hour_is_read_instead_of_its_parts(env, caplog):
         SELECT f._source_file, count(*), min(s._source_line), max(s._source_line) FROM raw.gpu_telemetry_samples s
         JOIN raw.loaded_files f ON f.raw_table = 'gpu_telemetry_samples' AND f._file_id = s._file_id GROUP BY 1 ORDER BY 1""") == [
         (f"{FOLDER}/{compacted.name}", PARTS * 60, 1, PARTS * 60), (f"{FOLDER}/{late.name}", 2, 1, 2)]
+
+
+def test_an_empty_compacted_file_hides_no_part(env):
+    # a copy cut short leaves the compacted file empty: its parts are read, as if it were not there
+    (compacted,), _ = PartWriter(env.landing_dir / "gpu_telemetry", HOST, retention_days=14).compact(datetime(2026, 11, 20, 11))
+    compacted.write_bytes(b"")
+    assert ingest.ingest_gpu_telemetry(DAY, settings=env) == {"day": "2026-11-20", "files": PARTS, "rows": PARTS * 60,
+                                                              "quarantined": 0}

@@ -228,19 +228,35 @@ def test_a_finished_hours_parts_are_compacted_into_one_file(fake, out):
     parts = sorted(folder.glob("nvml-10-*.parquet"))
     assert len(parts) == 4
     _tick(c, datetime(2026, 11, 20, 11, 0, 0, tzinfo=timezone.utc))  # hour 11 begins: hour 10 is finished
+    assert not list(folder.glob("nvml-10-*-*"))
+    c.flush()  # the first part of hour 11: then hour 10 is compacted
     compacted = folder / "nvml-10-0000-0003.parquet"
     assert compacted.exists()
     # the same rows in the same order; the parts stay (a load may have listed them) but are not read
     assert pq.read_table(compacted).equals(pa.concat_tables([pq.read_table(p) for p in parts]))
     assert all(p.exists() for p in parts)
-    assert storage.superseded(p.name for p in folder.iterdir()) == {p.name for p in parts}
-    assert not list(folder.glob("nvml-11-*"))  # hour 11 is still buffered
-    # deleted PART_GRACE after their hour, at an hour change
-    c._utc_clock = lambda: datetime(2026, 11, 20, 16, 59)
-    assert c.writer.sweep_parts(c._utc_clock()) == []
-    c._utc_clock = lambda: datetime(2026, 11, 20, 17, 0)
-    _tick(c, datetime(2026, 11, 20, 17, 0, 0, tzinfo=timezone.utc))
-    assert sorted(p.name for p in folder.glob("nvml-10-*")) == [compacted.name]
+    assert storage.superseded(p.name for p in folder.iterdir()) == {p.name: compacted.name for p in parts}
+
+
+def test_covered_parts_are_kept_six_hours_after_their_compaction(fake, out):
+    # the collector stopped during hour H and restarts 9 hours later: the compaction it then runs must
+    # not delete the parts at once (a load may have listed them before the compacted file appeared)
+    c = _collector(out, utc_clock=None)
+    hour = (datetime.now(timezone.utc) - timedelta(hours=10)).replace(minute=0, second=0, microsecond=0)
+    for part in range(3):
+        _tick(c, hour + timedelta(minutes=part))
+        c.flush()
+    c.close()
+    c = _collector(out, utc_clock=None)
+    _tick(c, datetime.now(timezone.utc))
+    c.flush()
+    folder = out / "host=gpu-node-1" / f"date={hour.date()}"
+    compacted = folder / f"nvml-{hour:%H}-0000-0002.parquet"
+    assert compacted.exists() and len(list(folder.glob(f"nvml-{hour:%H}-*.parquet"))) == 4
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert c.writer.sweep_parts(now + timedelta(hours=5, minutes=59)) == []
+    assert len(c.writer.sweep_parts(now + timedelta(hours=6, minutes=1))) == 3
+    assert [p.name for p in folder.glob(f"nvml-{hour:%H}-*.parquet")] == [compacted.name]
 
 
 def test_a_part_written_after_its_hour_was_compacted_is_not_covered(fake, out):
@@ -252,21 +268,72 @@ def test_a_part_written_after_its_hour_was_compacted_is_not_covered(fake, out):
                           datetime(2026, 11, 20, 10))
     assert late.name == "nvml-10-0002.parquet"
     names = [p.name for p in late.parent.iterdir()]
-    assert storage.superseded(names) == {"nvml-10-0000.parquet", "nvml-10-0001.parquet"}
-    assert c.writer.compact(datetime(2026, 11, 20, 12)) == []  # one part: left as it is
+    assert storage.superseded(names) == {"nvml-10-0000.parquet": "nvml-10-0000-0001.parquet",
+                                         "nvml-10-0001.parquet": "nvml-10-0000-0001.parquet"}
+    assert c.writer.compact(datetime(2026, 11, 20, 12)) == ([], False)  # one part: left as it is
     c.writer.write(pq.read_table(late), datetime(2026, 11, 20, 10))
-    assert [p.name for p in c.writer.compact(datetime(2026, 11, 20, 12))] == ["nvml-10-0002-0003.parquet"]
+    written, _ = c.writer.compact(datetime(2026, 11, 20, 12))
+    assert [p.name for p in written] == ["nvml-10-0002-0003.parquet"]
 
 
-def test_an_hour_that_cannot_be_compacted_is_left_as_parts(fake, out, caplog):
+def test_an_hour_that_cannot_be_compacted_is_left_as_parts_and_warned_about_once(fake, out, caplog):
     c = _collector(out)
     _parts_of_hour_10(c, fake, 3)
     folder = out / "host=gpu-node-1" / "date=2026-11-20"
+    good = (folder / "nvml-10-0001.parquet").read_bytes()
     (folder / "nvml-10-0001.parquet").write_bytes(b"PAR1 not parquet")
     with caplog.at_level(logging.WARNING, logger="greenops.collector"):
-        assert c.writer.compact(datetime(2026, 11, 20, 11)) == []
+        assert c.writer.compact(datetime(2026, 11, 20, 11)) == ([], False)
+        assert c.writer.compact(datetime(2026, 11, 20, 12)) == ([], False)  # the same parts: not tried again
+    assert [r.getMessage().count("\n") for r in caplog.records] == [0]
     assert "hour 10 of" in caplog.text and "left as 3 parts" in caplog.text
     assert sorted(p.name for p in folder.iterdir()) == [f"nvml-10-000{i}.parquet" for i in range(3)]
+    # once its parts change (a late part; here the damaged one mended too), the hour is tried again
+    (folder / "nvml-10-0001.parquet").write_bytes(good)
+    c.writer.write(pq.read_table(folder / "nvml-10-0000.parquet"), datetime(2026, 11, 20, 10))
+    assert [p.name for p in c.writer.compact(datetime(2026, 11, 20, 12))[0]] == ["nvml-10-0000-0003.parquet"]
+
+
+def test_parts_of_an_older_schema_are_compacted_with_its_missing_columns_null(fake, out):
+    c = _collector(out)
+    _parts_of_hour_10(c, fake, 2)
+    older = out / "host=gpu-node-1" / "date=2026-11-20" / "nvml-10-0000.parquet"
+    pq.write_table(pq.read_table(older).drop_columns(["mig_instance", "sm_clock_mhz"]), older)
+    (compacted,), _ = c.writer.compact(datetime(2026, 11, 20, 11))
+    table = pq.read_table(compacted)
+    assert table.num_rows == 2 * 5 * 3 and table.column("sm_clock_mhz").null_count == 5 * 3
+
+
+def test_a_backlog_of_hours_is_compacted_a_few_hours_a_call_newest_first(fake, out):
+    c = _collector(out)
+    _tick(c, datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc))
+    part = pq.read_table(c.flush())
+    for hour in range(3, 9):  # written while no collector compacted them (an older version, a long stop)
+        for _ in range(2):
+            c.writer.write(part, datetime(2026, 11, 20, hour))
+    written, more = c.writer.compact(datetime(2026, 11, 20, 12), max_hours=4)
+    assert [p.name[:7] for p in written] == ["nvml-08", "nvml-07", "nvml-06", "nvml-05"] and more
+    written, more = c.writer.compact(datetime(2026, 11, 20, 12), max_hours=4)
+    assert [p.name[:7] for p in written] == ["nvml-04", "nvml-03"] and not more
+
+
+def test_a_compaction_on_a_full_disk_leaves_no_temporary_file(fake, out, monkeypatch):
+    c = _collector(out)
+    _parts_of_hour_10(c, fake, 2)
+    folder = out / "host=gpu-node-1" / "date=2026-11-20"
+
+    def disk_full(table, f, **_k):
+        f.write(b"PAR1 part of a file")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(storage.pq, "write_table", disk_full)
+        assert c.writer.compact(datetime(2026, 11, 20, 11)) == ([], False)
+    assert sorted(p.name for p in folder.iterdir()) == ["nvml-10-0000.parquet", "nvml-10-0001.parquet"]
+    # nor is one tried with too little free disk for the compacted file and the next parts
+    monkeypatch.setattr(storage, "COMPACTION_FREE_BYTES", 2**62)
+    assert _collector(out).writer.compact(datetime(2026, 11, 20, 11)) == ([], False)
+    assert sorted(p.name for p in folder.iterdir()) == ["nvml-10-0000.parquet", "nvml-10-0001.parquet"]
 
 
 def test_a_restart_compacts_the_hours_that_ended_and_removes_a_half_compacted_file(fake, out):
@@ -275,7 +342,9 @@ def test_a_restart_compacts_the_hours_that_ended_and_removes_a_half_compacted_fi
     c.close()
     folder = out / "host=gpu-node-1" / "date=2026-11-20"
     (folder / ".nvml-10-0000-0002.parquet.tmp").write_bytes(b"PAR1 half")  # a crash mid-compaction
-    _tick(_collector(out, utc_clock=lambda: datetime(2026, 11, 20, 12, 30)), datetime(2026, 11, 20, 12, 30, tzinfo=timezone.utc))
+    c = _collector(out, utc_clock=lambda: datetime(2026, 11, 20, 12, 30))
+    _tick(c, datetime(2026, 11, 20, 12, 30, tzinfo=timezone.utc))
+    c.flush()
     assert sorted(p.name for p in folder.iterdir() if "-0002" in p.name) == ["nvml-10-0000-0002.parquet", "nvml-10-0002.parquet"]
     assert pq.read_table(folder / "nvml-10-0000-0002.parquet").num_rows == 3 * 5 * 3
 

@@ -79,25 +79,30 @@ def measure_sample_once(gpus: int, repeat: int = 2000) -> float:
 
 
 def measure_disk(gpus: int, interval_s: float, flush_interval_s: float, out: Path) -> dict:
-    """Size of one part of ``flush_interval_s`` of samples with jittered readings, scaled to a day."""
+    """Size of an hour of parts of ``flush_interval_s`` of samples with jittered readings (at most 60
+    parts), and of them compacted into one file, each scaled to a day."""
     fake = nvml.pynvml = FakeNvml(gpus)
     c = nvml.Collector(out, "disk-host", flush_interval_s=flush_interval_s)
     c.start()
     rng = random.Random(0)
-    t = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)  # recent: retention keeps it
-    for _ in range(round(flush_interval_s / interval_s)):
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)  # recent: kept
+    per_part = round(flush_interval_s / interval_s)
+    parts = []
+    n_parts = min(60, round(3600 / flush_interval_s))
+    for tick in range(n_parts * per_part):
         for g in fake.gpus:  # realistic variation, so compression is not flattered by constants
             g.power_mw = rng.randint(60_000, 700_000)
             g.energy_mj += g.power_mw * interval_s
             g.util_gpu_pct, g.util_memory_pct = rng.randint(0, 100), rng.randint(0, 100)
             g.temperature_c, g.sm_clock_mhz = rng.randint(30, 85), rng.randint(345, 1980)
-        c.record(c.sample_once(t))
-        t += timedelta(seconds=interval_s)
-    part_bytes = c.flush().stat().st_size
+        c.record(c.sample_once(hour + timedelta(seconds=tick * interval_s)))
+        if (tick + 1) % per_part == 0:
+            parts.append(c.flush().stat().st_size)
     c.close()
-    parts_per_day = 86400 / flush_interval_s
-    return {"part_bytes": part_bytes, "rows_per_part": gpus * round(flush_interval_s / interval_s),
-            "mib_per_day": part_bytes * parts_per_day / 2**20}
+    (compacted,), _ = c.writer.compact((hour + timedelta(hours=1)).replace(tzinfo=None))
+    per_day = 86400 / (n_parts * flush_interval_s)
+    return {"part_bytes": parts[0], "rows_per_part": gpus * per_part, "mib_per_day": sum(parts) * per_day / 2**20,
+            "compacted_hour_bytes": compacted.stat().st_size, "mib_per_day_compacted": compacted.stat().st_size * per_day / 2**20}
 
 
 def measure_day(gpus: int, interval_s: float, flush_interval_s: float, out: Path) -> dict:
@@ -144,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
           f"after (USS {run['uss_after_run_mib']:.1f} MiB), peak {run['peak_rss_mib']:.1f} MiB")
     print(f"  one sample_once over {args.gpus} fake GPUs: {sample_us:.0f} us")
     print(f"  disk: {disk['part_bytes']} bytes per part of {disk['rows_per_part']} rows "
-          f"= {disk['mib_per_day']:.1f} MiB per day per host")
+          f"= {disk['mib_per_day']:.1f} MiB per day per host; compacted, {disk['compacted_hour_bytes']} bytes "
+          f"a file = {disk['mib_per_day_compacted']:.1f} MiB per day per host")
     if day:
         print(f"  a day of ticks without sleeping ({day['ticks']} ticks, {day['parts']} parts): "
               f"{day['cpu_s']:.1f} s CPU, RSS at each quarter "

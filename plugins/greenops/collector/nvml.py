@@ -77,6 +77,7 @@ class Collector:
         self._buffer = {name: [] for name in SAMPLE_SCHEMA.names}  # column -> values, one per row
         self._buffer_hour: datetime | None = None  # the UTC hour every buffered row belongs to
         self._hour: datetime | None = None  # the UTC hour of the last rows recorded
+        self._compaction_due = False  # hours before self._hour may have parts to compact
         self._stopping = False
         self._started = False
 
@@ -214,9 +215,7 @@ class Collector:
         return len(self._buffer["sample_ts_utc"])
 
     def record(self, rows: list[dict]) -> None:
-        """Buffer one tick's rows (all with the same ``sample_ts_utc``), flushing first at an hour change;
-        at the first rows of an hour (and the first since the start), the hours before it are compacted
-        (``PartWriter.compact``) and the parts compacted long enough ago deleted.
+        """Buffer one tick's rows (all with the same ``sample_ts_utc``), flushing first at an hour change.
 
         A flush error (OSError) propagates and the rows are not buffered.
         """
@@ -227,15 +226,17 @@ class Collector:
             self.flush()  # one file never spans two hours (or two date folders)
         if hour != self._hour:
             self._hour = hour
-            self.writer.compact(hour)  # the hours before this one are written: one file each
-            self.writer.sweep_parts(self._utc_clock())
+            self._compaction_due = True  # the hours before this one are finished
         self._buffer_hour = hour
         for row in rows:
             for name, column in self._buffer.items():
                 column.append(row[name])
 
     def flush(self) -> Path | None:
-        """Write the buffered rows as one new Parquet part and apply retention.
+        """Write the buffered rows as one new Parquet part and apply retention. After the first part of
+        an hour (and the first since the start), the finished hours are compacted
+        (``PartWriter.compact``: a few at a time, so a backlog takes several flushes) and the parts
+        compacted long enough ago deleted.
 
         Returns the part's path, or None when nothing was buffered. On OSError (disk full, permissions)
         the buffer is kept for the next attempt and the error propagates.
@@ -248,6 +249,9 @@ class Collector:
         self._buffer = {name: [] for name in SAMPLE_SCHEMA.names}
         self._buffer_hour = None
         self.writer.sweep(self._utc_clock().date())
+        if self._compaction_due:
+            _, self._compaction_due = self.writer.compact(self._hour)
+            self.writer.sweep_parts(self._utc_clock())
         return path
 
     # --- the loop --------------------------------------------------------------------------------

@@ -11,10 +11,10 @@ dot makes the ingestion skip it), then renames it into place, so a reader never 
 
 When a UTC hour has ended, its parts are written again as one file that names their range (the same
 rows in the same order): the ingestion reads that file instead of the parts it covers
-(``superseded``), 24 files a host and day instead of 1,440. The covered parts stay for
-``PART_GRACE`` after their hour, so a load that listed them before the compacted file appeared still
-finds them, and are deleted then. A part written after its hour was compacted (a clock set back) is
-not covered and is read as it is.
+(``superseded``), 24 files a host and day instead of 1,440. The covered parts stay until
+``PART_GRACE`` after their hour and after the compacted file was written, so a load that listed them
+before the compacted file appeared still finds them, and are deleted then. A part written after its
+hour was compacted (a clock set back) is not covered and is read as it is.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -56,8 +56,13 @@ SAMPLE_SCHEMA = pa.schema(
 
 _PART = re.compile(r"^nvml-(\d{2})-(\d+)\.parquet$")
 _COMPACTED = re.compile(r"^nvml-(\d{2})-(\d+)-(\d+)\.parquet$")
-#: How long after its hour a part covered by a compacted file is kept (a load that listed it reads it).
+#: How long a part covered by a compacted file is kept after the compacted file was written and after
+#: the part's hour (a load that listed the part before the compacted file appeared still reads it).
 PART_GRACE = timedelta(hours=6)
+#: Hours compacted by one call (about 0.1 s each at 8 GPUs); a backlog is worked off over several.
+COMPACTED_HOURS_PER_CALL = 4
+#: Free disk left after a compaction (beyond the size of the parts): the next part must still fit.
+COMPACTION_FREE_BYTES = 64 * 1024**2
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _TMP = re.compile(r"^\.nvml-.*\.tmp$")
 
@@ -81,6 +86,7 @@ class PartWriter:
             raise ValueError(f"retention_days must be at least 1, not {retention_days}")
         self.host_dir = Path(root) / f"host={check_host(host)}"
         self.retention_days = retention_days
+        self._failed: set[tuple[Path, tuple]] = set()  # (folder, its parts) whose compaction failed
 
     def write(self, table: pa.Table, hour_utc: datetime) -> Path:
         """Write ``table`` (SAMPLE_SCHEMA, all rows in the UTC hour ``hour_utc``) as a new part.
@@ -92,12 +98,16 @@ class PartWriter:
         folder.mkdir(parents=True, exist_ok=True)
         return _write_atomically(table, folder, f"nvml-{hour_utc:%H}-{self._next_part(folder, hour_utc.hour):04d}.parquet")
 
-    def compact(self, before_utc: datetime) -> list[Path]:
-        """Write the parts of each UTC hour that ended by ``before_utc`` and is not compacted yet as one
-        file ``nvml-<HH>-<first>-<last>.parquet`` (an hour of one part is left as it is); returns the
-        files written. Never raises: a part that cannot be read, or a write that fails, is logged and
-        its hour left as parts (the ingestion reads them), tried again at the next compaction."""
-        written = []
+    def compact(self, before_utc: datetime, max_hours: int = COMPACTED_HOURS_PER_CALL) -> tuple[list[Path], bool]:
+        """Write the parts of UTC hours that ended by ``before_utc`` and are not compacted yet, each as
+        one file ``nvml-<HH>-<first>-<last>.parquet`` (an hour of one part is left as it is), the
+        newest hours first and at most ``max_hours`` of them (a backlog, after an upgrade or a long
+        stop, is worked off over several calls instead of stopping the sampling); returns the files
+        written and whether hours are left.
+
+        Never raises: a part that cannot be read, too little free disk, or a write that fails leaves
+        the hour as parts (the ingestion reads them), logged once for those parts."""
+        pending = []
         for folder, day in self._dated_folders("compaction"):
             try:
                 names = [p.name for p in folder.iterdir()]
@@ -109,18 +119,30 @@ class PartWriter:
             for name in names:
                 if (m := _PART.match(name)) and name not in covered:
                     hours.setdefault(int(m.group(1)), []).append((int(m.group(2)), name))
-            for hour, parts in sorted(hours.items()):
-                if len(parts) < 2 or _hour_end(day, hour) > before_utc:
-                    continue
-                parts.sort()
-                try:
-                    table = pa.concat_tables([pq.read_table(folder / name, use_threads=False) for _, name in parts])
-                    written.append(_write_atomically(table, folder, f"nvml-{hour:02d}-{parts[0][0]:04d}-{parts[-1][0]:04d}.parquet"))
-                except (OSError, pa.ArrowException) as exc:
-                    log.warning("compaction: hour %02d of %s left as %d parts: %s", hour, folder, len(parts), exc)
+            pending += [(_hour_end(day, hour), folder, parts) for hour, parts in ((h, sorted(p)) for h, p in hours.items())
+                        if len(parts) >= 2 and _hour_end(day, hour) <= before_utc
+                        and (folder, tuple(parts)) not in self._failed]
+        pending.sort(key=lambda p: p[0], reverse=True)
+        written = [path for end, folder, parts in pending[:max_hours] if (path := self._compact_hour(folder, end, parts))]
         if written:
             log.info("compacted %d hour(s) of parts", len(written))
-        return written
+        return written, len(pending) > max_hours
+
+    def _compact_hour(self, folder: Path, hour_end: datetime, parts: list[tuple[int, str]]) -> Path | None:
+        hour = (hour_end - timedelta(hours=1)).hour
+        try:
+            size = sum((folder / name).stat().st_size for _, name in parts)
+            if shutil.disk_usage(folder).free < size + COMPACTION_FREE_BYTES:
+                raise OSError(f"less than {size + COMPACTION_FREE_BYTES:,} bytes free")
+            # the parts of one collector have one schema; an older one's missing columns become NULL
+            table = pa.concat_tables([pq.read_table(folder / name, use_threads=False) for _, name in parts],
+                                     promote_options="permissive")
+            return _write_atomically(table, folder, f"nvml-{hour:02d}-{parts[0][0]:04d}-{parts[-1][0]:04d}.parquet")
+        except (OSError, pa.ArrowException) as exc:
+            self._failed.add((folder, tuple(parts)))  # not tried again until its parts change
+            log.warning("compaction: hour %02d of %s left as %d parts: %s", hour, folder, len(parts),
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
 
     def sweep(self, today_utc: date) -> list[Path]:
         """Delete this host's ``date=`` folders older than ``today_utc - retention_days``; returns them.
@@ -142,13 +164,15 @@ class PartWriter:
         return removed
 
     def sweep_parts(self, now_utc: datetime) -> list[Path]:
-        """Delete the parts a compacted file covers whose hour ended ``PART_GRACE`` before ``now_utc``;
-        returns them. Never raises (as ``sweep``)."""
+        """Delete the parts a compacted file covers once both their hour and the compacted file's writing
+        (its modification time) are ``PART_GRACE`` before ``now_utc``; returns them. Never raises (as
+        ``sweep``)."""
         removed = []
         for folder, day in self._dated_folders("retention"):
             try:
-                for name in superseded(p.name for p in folder.iterdir()):
-                    if _hour_end(day, int(_PART.match(name).group(1))) + PART_GRACE <= now_utc:
+                for name, compacted in superseded(p.name for p in folder.iterdir()).items():
+                    written = datetime.fromtimestamp((folder / compacted).stat().st_mtime, timezone.utc).replace(tzinfo=None)
+                    if max(_hour_end(day, int(_PART.match(name).group(1))), written) + PART_GRACE <= now_utc:
                         (folder / name).unlink(missing_ok=True)
                         removed.append(folder / name)
             except OSError as exc:
@@ -187,16 +211,23 @@ class PartWriter:
         return max(parts, default=-1) + 1
 
 
-def superseded(names: Iterable[str]) -> set[str]:
-    """The part names among ``names`` (one folder's files) that a compacted file among them covers: the
-    same hour, the part's number within the compacted file's range. The ingestion does not read them."""
+def superseded(names: Iterable[str]) -> dict[str, str]:
+    """The part names among ``names`` (one folder's files) that a compacted file among them covers (the
+    same hour, the part's number within the compacted file's range), each with that file. The
+    ingestion does not read them."""
     names = list(names)
-    ranges: dict[str, list[tuple[int, int]]] = {}
+    ranges: dict[str, list[tuple[int, int, str]]] = {}
     for name in names:
         if m := _COMPACTED.match(name):
-            ranges.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
-    return {name for name in names if (m := _PART.match(name))
-            and any(first <= int(m.group(2)) <= last for first, last in ranges.get(m.group(1), ()))}
+            ranges.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3)), name))
+    covered = {}
+    for name in names:
+        if m := _PART.match(name):
+            number = int(m.group(2))
+            covering = [c for first, last, c in ranges.get(m.group(1), ()) if first <= number <= last]
+            if covering:
+                covered[name] = min(covering)
+    return covered
 
 
 def _hour_end(day: date, hour: int) -> datetime:
@@ -206,12 +237,16 @@ def _hour_end(day: date, hour: int) -> datetime:
 def _write_atomically(table: pa.Table, folder: Path, name: str) -> Path:
     """Write ``table`` as ``folder/name``: first as ``.name.tmp``, fsynced, then renamed into place."""
     tmp, final = folder / f".{name}.tmp", folder / name
-    with open(tmp, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
-        f.flush()
-        # On disk before the rename: after a power cut the name never points at an empty file.
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f, compression="zstd")
+            f.flush()
+            # On disk before the rename: after a power cut the name never points at an empty file.
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk stays full for the next write otherwise
+        raise
     _fsync_dir(folder)
     return final
 
