@@ -1,6 +1,7 @@
 """Fact and KPI models built incrementally day by day (dbt vars start_date/end_date, a run by hand),
 and the cloud charges month by month (the run's dates as the transformation DAG passes them: environment
-variables), equal a full refresh over the same raw data, row for row."""
+variables), equal a full refresh over the same raw data, row for row. The builds leave the data and
+unit tests out (``WITHOUT_TESTS``): the tables are what is compared."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from greenops.airflow_support import RAW_AWS_CUR, RAW_GPU_TELEMETRY, dbt_vars_fr
 from greenops.demo.generate import generate
 from greenops.settings import PROJECT_ROOT, dbt_run_env, get_settings
 from support.compare import same_rows
-from support.dbt_runner import dbt_build, dbt_command
+from support.dbt_runner import WITHOUT_TESTS, dbt_build, dbt_command
 
 START = date(2026, 11, 16)
 DAYS = [START + timedelta(days=i) for i in range(3)]
@@ -60,13 +61,13 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
     with duckdb.connect(str(incremental)) as con:
         for table, column in DAY_TABLES.items():
             con.execute(f"delete from raw.{table} where {column} > ?", [DAYS[0]])
-    dbt_build(incremental)  # the first build creates the tables
+    dbt_build(incremental, *WITHOUT_TESTS)  # the first build creates the tables
     for day in DAYS[1:]:
         with duckdb.connect(str(incremental)) as con:
             _copy_raw(con, full, [day], [])
-        dbt_build(incremental, "--vars", f"{{start_date: '{day}', end_date: '{day}'}}")
+        dbt_build(incremental, *WITHOUT_TESTS, "--vars", f"{{start_date: '{day}', end_date: '{day}'}}")
 
-    dbt_build(full, "--full-refresh")
+    dbt_build(full, *WITHOUT_TESTS, "--full-refresh")
     full_marts, incremental_marts = _marts(full), _marts(incremental)
     assert set(full_marts) >= {"inference_energy_fact", "energy_per_million_tokens", "efficiency_regressions", "gpu_idle_waste"}
     assert set(incremental_marts) == set(full_marts)
@@ -135,7 +136,7 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
             con.execute(f"delete from raw.{table} where {column} > ?", [days[1]])
         for table, column in MONTH_TABLES.items():
             con.execute(f"delete from raw.{table} where {column} = '2026-11'")
-    dbt_build(incremental)
+    dbt_build(incremental, *WITHOUT_TESTS)
     with duckdb.connect(str(incremental)) as con:
         _copy_raw(con, full, days[2:], ["2026-11"])
         # int_charges is a view over the charge tables; a warehouse built before holds it as a table
@@ -144,8 +145,8 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
         con.execute("drop view intermediate.int_charges")
         con.execute("alter table intermediate.int_charges_copy rename to int_charges")
     # as the transformation DAG passes them: November's two telemetry/request days, its billing month
-    dbt_build(incremental, env=_dag_env({RAW_GPU_TELEMETRY: ("2026-11-01", "2026-11-02"), RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
-    dbt_build(full, "--full-refresh")
+    dbt_build(incremental, *WITHOUT_TESTS, env=_dag_env({RAW_GPU_TELEMETRY: ("2026-11-01", "2026-11-02"), RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
+    dbt_build(full, *WITHOUT_TESTS, "--full-refresh")
     full_rows, incremental_rows = _tables(full), _tables(incremental)
     assert {t: len(r) for t, r in incremental_rows.items() if t in CHARGE_TABLES} == {t: len(r) for t, r in full_rows.items() if t in CHARGE_TABLES}
     assert [t for t in full_rows if not same_rows(full_rows[t], incremental_rows[t])] == []
@@ -162,8 +163,8 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
             con.execute("update raw.aws_cur_line_items set line_item_unblended_cost = 2 * line_item_unblended_cost, "
                         "line_item_net_unblended_cost = 2 * line_item_net_unblended_cost where billing_period = '2026-10'")
             con.execute("update raw.gcp_billing_export set cost = 2 * cost where invoice_month = '2026-10'")
-    dbt_build(incremental, env=_dag_env({RAW_AWS_CUR: ("2026-10-01", "2026-10-31")}))  # billing only
-    dbt_build(full, "--full-refresh")
+    dbt_build(incremental, *WITHOUT_TESTS, env=_dag_env({RAW_AWS_CUR: ("2026-10-01", "2026-10-31")}))  # billing only
+    dbt_build(full, *WITHOUT_TESTS, "--full-refresh")
     full_rows, incremental_rows = _tables(full), _tables(incremental)
     assert [t for t in full_rows if not same_rows(full_rows[t], incremental_rows[t])] == []
     with duckdb.connect(str(incremental), read_only=True) as con:
