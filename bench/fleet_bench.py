@@ -43,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "plugins"))  # our package, whether or not PYTHONPATH names it
 DAY = date(2026, 11, 20)
 GPUS_PER_HOST = 8
 
@@ -260,6 +261,8 @@ def write_parts(con: duckdb.DuckDBPyConnection, rows: str, h: int, folder: Path,
     (``nvml-<HH>-<part>.parquet``, numbered within the UTC hour), its 15 columns, zstd. ``compacted``:
     as the collector leaves them once each hour is compacted and its parts deleted, a file an hour
     (``nvml-<HH>-<first>-<last>.parquet``, the same rows in the same order)."""
+    from greenops.collector.storage import compacted_name, part_name
+
     file_s = 3600 if compacted else part_s
     tmp = folder / "parts.tmp"
     con.execute(f"""COPY (SELECT ts AS sample_ts_utc, 'h{h:04d}' AS host, g::INTEGER AS gpu_index, 'GPU-{h:04d}-' || g AS gpu_uuid,
@@ -272,8 +275,9 @@ def write_parts(con: duckdb.DuckDBPyConnection, rows: str, h: int, folder: Path,
                     TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (part))""")
     for d in tmp.iterdir():
         start = int(d.name.split("=")[1]) * file_s
-        parts = f"0000-{3600 // part_s - 1:04d}" if compacted else f"{start % 3600 // part_s:04d}"
-        next(d.glob("*.parquet")).rename(folder / f"nvml-{start // 3600:02d}-{parts}.parquet")
+        hour = start // 3600
+        name = compacted_name(hour, 0, 3600 // part_s - 1) if compacted else part_name(hour, start % 3600 // part_s)
+        next(d.glob("*.parquet")).rename(folder / name)
     shutil.rmtree(tmp)
 
 
@@ -350,7 +354,6 @@ def generate(out: Path, gpus: int, seconds: int, day: date = DAY, formats: tuple
 def _greenops_settings(landing: Path, work: Path, fleet: Path) -> None:
     os.environ.update({"GREENOPS_LANDING_DIR": str(landing), "GREENOPS_WAREHOUSE": str(work / "wh.duckdb"),
                        "GREENOPS_FLEET_FILE": str(fleet)})
-    sys.path.insert(0, str(REPO / "plugins"))
 
 
 def run_telemetry(landing: Path, work: Path, fleet: Path, day: date = DAY) -> dict:

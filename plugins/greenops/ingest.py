@@ -173,10 +173,10 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     # dated in UTC (Format.utc_dated) by the run of its date only
     files = [lf for lf in files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
              if lf.file_date in (None, day) or not format_of(lf).utc_dated]
-    for lf in files:
-        if lf.is_empty:
-            log.warning("skipping empty file %s", lf.rel)
-    files = [lf for lf in files if not lf.is_empty]
+    empty = {lf for lf in files if lf.is_empty}
+    for lf in sorted(empty, key=lambda lf: lf.path):
+        log.warning("skipping empty file %s", lf.rel)
+    files = [lf for lf in files if lf not in empty]
     # after the empty files: an empty compacted file (a copy cut short) hides no part
     skipped = set().union(*(f.superseded([lf for lf in files if format_of(lf) is f]) for f in set(formats.values())))
     if skipped:

@@ -96,7 +96,7 @@ class PartWriter:
         """
         folder = self.host_dir / f"date={hour_utc.date().isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
-        return _write_atomically(table, folder, f"nvml-{hour_utc:%H}-{self._next_part(folder, hour_utc.hour):04d}.parquet")
+        return _write_atomically(table, folder, part_name(hour_utc.hour, self._next_part(folder, hour_utc.hour)))
 
     def compact(self, before_utc: datetime, max_hours: int = COMPACTED_HOURS_PER_CALL) -> tuple[list[Path], bool]:
         """Write the parts of UTC hours that ended by ``before_utc`` and are not compacted yet, each as
@@ -119,9 +119,10 @@ class PartWriter:
             for name in names:
                 if (m := _PART.match(name)) and name not in covered:
                     hours.setdefault(int(m.group(1)), []).append((int(m.group(2)), name))
-            pending += [(_hour_end(day, hour), folder, parts) for hour, parts in ((h, sorted(p)) for h, p in hours.items())
-                        if len(parts) >= 2 and _hour_end(day, hour) <= before_utc
-                        and (folder, tuple(parts)) not in self._failed]
+            for hour, parts in hours.items():
+                parts.sort()
+                if len(parts) >= 2 and _hour_end(day, hour) <= before_utc and (folder, tuple(parts)) not in self._failed:
+                    pending.append((_hour_end(day, hour), folder, parts))
         pending.sort(key=lambda p: p[0], reverse=True)
         written = [path for end, folder, parts in pending[:max_hours] if (path := self._compact_hour(folder, end, parts))]
         if written:
@@ -137,7 +138,7 @@ class PartWriter:
             # the parts of one collector have one schema; an older one's missing columns become NULL
             table = pa.concat_tables([pq.read_table(folder / name, use_threads=False) for _, name in parts],
                                      promote_options="permissive")
-            return _write_atomically(table, folder, f"nvml-{hour:02d}-{parts[0][0]:04d}-{parts[-1][0]:04d}.parquet")
+            return _write_atomically(table, folder, compacted_name(hour, parts[0][0], parts[-1][0]))
         except (OSError, pa.ArrowException) as exc:
             self._failed.add((folder, tuple(parts)))  # not tried again until its parts change
             log.warning("compaction: hour %02d of %s left as %d parts: %s", hour, folder, len(parts),
@@ -170,9 +171,11 @@ class PartWriter:
         removed = []
         for folder, day in self._dated_folders("retention"):
             try:
+                written: dict[str, datetime] = {}  # compacted file -> when it was written
                 for name, compacted in superseded(p.name for p in folder.iterdir()).items():
-                    written = datetime.fromtimestamp((folder / compacted).stat().st_mtime, timezone.utc).replace(tzinfo=None)
-                    if max(_hour_end(day, int(_PART.match(name).group(1))), written) + PART_GRACE <= now_utc:
+                    if compacted not in written:
+                        written[compacted] = datetime.fromtimestamp((folder / compacted).stat().st_mtime, timezone.utc).replace(tzinfo=None)
+                    if max(_hour_end(day, int(_PART.match(name).group(1))), written[compacted]) + PART_GRACE <= now_utc:
                         (folder / name).unlink(missing_ok=True)
                         removed.append(folder / name)
             except OSError as exc:
@@ -209,6 +212,16 @@ class PartWriter:
         parts = [int(m.groups()[-1]) for p in folder.iterdir()
                  if (m := _PART.match(p.name) or _COMPACTED.match(p.name)) and int(m.group(1)) == hour]
         return max(parts, default=-1) + 1
+
+
+def part_name(hour: int, part: int) -> str:
+    """The name of part ``part`` of UTC hour ``hour``."""
+    return f"nvml-{hour:02d}-{part:04d}.parquet"
+
+
+def compacted_name(hour: int, first: int, last: int) -> str:
+    """The name of the file that holds parts ``first`` to ``last`` of UTC hour ``hour``."""
+    return f"nvml-{hour:02d}-{first:04d}-{last:04d}.parquet"
 
 
 def superseded(names: Iterable[str]) -> dict[str, str]:
