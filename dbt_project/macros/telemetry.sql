@@ -6,10 +6,12 @@
 {#- The energy chain's one definition of a sample interval. One row per GPU and interval between two
     consecutive samples, attributed to the interval's end. Method, in order of preference:
       counter                   difference of the energy counter (mJ) -- exact, also across gaps
-      counter_reset_integrated  the counter went down (a driver reload resets it): that interval is the
-                                trapezoid of its two power readings; the counter restarts from the new reading
+      counter_reset_integrated  the counter went down (a driver reload resets it), or rose by more than any
+                                GPU draws in the interval and var max_counter_lag_s (var max_gpu_power_w: a
+                                glitch, not a counter read late): that interval is the trapezoid of its two
+                                power readings; the counter restarts from the new reading
       integrated_power          trapezoid of the two power readings x seconds, when there is no counter
-      not_integrated            power-only gap longer than var max_power_gap_s: energy unknown, reported as gap_s
+      not_integrated            power-only gap longer than max_power_gap_s() (s): energy unknown, reported as gap_s
     In an incremental build with the run's dates set (the daily run), it reads the run's days' samples
     and each GPU's last sample of the day before, so its cost does not grow with history; otherwise all
     retained samples. Used by int_gpu_energy_hourly (which stores only the hourly sums) and by the
@@ -70,11 +72,14 @@ intervals as (
         -- the method as its code (see energy_method_label): cheaper to carry and compare than text
         case
             when energy_counter_mj is not null and prev_energy_counter_mj is not null
-                 and energy_counter_mj >= prev_energy_counter_mj then 1
+                 and energy_counter_mj >= prev_energy_counter_mj
+                 -- mJ <= W x us / 1000: no more than the most any GPU draws in the interval and the lag
+                 and energy_counter_mj - prev_energy_counter_mj <= {{ var('max_gpu_power_w') }}
+                     * ({{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} + {{ (var('max_counter_lag_s') | int) * 1000000 }}) / 1000 then 1
             when energy_counter_mj is not null and prev_energy_counter_mj is not null
-                 and {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} * 1000000 then 2
+                 and {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ max_power_gap_s() }} * 1000000 then 2
             when power_w is not null and prev_power_w is not null
-                 and {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ var('max_power_gap_s') }} * 1000000 then 3
+                 and {{ microseconds_between('prev_ts_utc', 'sample_ts_utc') }} <= {{ max_power_gap_s() }} * 1000000 then 3
             else 4
         end as energy_method_code
     from samples
@@ -109,4 +114,13 @@ where {{ in_run_interval('date_day', 'usage') }}
 {% macro energy_method_label(code) -%}
     case {{ code }} when 1 then 'counter' when 2 then 'counter_reset_integrated' when 3 then 'integrated_power'
          when 4 then 'not_integrated' end
+{%- endmacro %}
+
+{#- The longest gap between two power samples that is integrated (s): the var max_power_gap_s when given
+    (--vars, a unit test), else the setting GREENOPS_MAX_POWER_GAP_S (which the settings pass to dbt),
+    else 120. The environment is read only when dbt executes, like the run's dates (_run_date). -#}
+{% macro max_power_gap_s() -%}
+    {%- set value = var('max_power_gap_s', none) -%}
+    {%- if value is none and execute -%}{%- set value = env_var('GREENOPS_MAX_POWER_GAP_S', '') or none -%}{%- endif -%}
+    {{ return((120 if value is none else value) | float) }}
 {%- endmacro %}

@@ -154,6 +154,9 @@ CASES = [
     Case("energy-counter-reset", "telemetry", {DCGM + "dcgm.prom": "\n".join(
         prom("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", str(v), m) for m, v in enumerate([5_000_000, 5_012_000, 777, 12_777])) + "\n"},
          loaded=4),
+    Case("energy-counter-glitch", "telemetry", {DCGM + "dcgm.prom": "\n".join(
+        prom("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", str(v), m) for m, v in enumerate([5_000_000, 10**16, 10**16 + 12_000])) + "\n"},
+         loaded=3),
     Case("negative-energy-counter", "telemetry", {DCGM + "dcgm.prom": prom("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "-1") + "\n"},
          loaded=0, quarantined={"negative energy counter": 1}),
     Case("not-a-number-dcgm", "telemetry", {DCGM + "dcgm.prom": prom("DCGM_FI_DEV_POWER_USAGE", "NaN") + "\n"

@@ -30,9 +30,10 @@ def dbt_command(warehouse: Path, command: str, *args: str, env: dict[str, str] |
                           capture_output=True, text=True, timeout=900)
 
 
-def dbt_compile_inline(sql: str, warehouse: Path) -> str:
-    """The SQL dbt renders for an inline snippet (macros expanded) against the DuckDB profile."""
-    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse)}
+def dbt_compile_inline(sql: str, warehouse: Path, env: dict[str, str] | None = None) -> str:
+    """The SQL dbt renders for an inline snippet (macros expanded) against the DuckDB profile; ``env``:
+    more environment."""
+    env = {**os.environ, **dbt_env(), "GREENOPS_WAREHOUSE": str(warehouse), **(env or {})}
     result = subprocess.run([str(DBT), "compile", "--quiet", "--inline", sql], cwd=PROJECT_ROOT / "dbt_project", env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
