@@ -24,7 +24,7 @@ import tempfile
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Iterable
 
 import duckdb
@@ -394,7 +394,9 @@ def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[
     file's first row's). A dated file is read by the runs of its date and of the ``tolerance_days``
     either side only (1; 0 for a UTC date), so its rows further from its date would never be loaded:
     the run of the file's date quarantines them ('timestamp in the future' / 'in the past') with their
-    parsed values as the record.
+    parsed values as the record. That check compares the timestamp itself, not its date: Parquet is
+    then read only where a row group's time range reaches past the tolerance (0.24 s instead of
+    1.5-2.2 s for 2,048 collector files of one day, none of them out of range).
     """
     table, ts = source.table, source.ts_column
     file_date = read[0][1].file_date
@@ -418,8 +420,9 @@ def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[
                                 || ' UTC is {beyond}before the file''s date ' || $file_date END,
                        CAST(to_json(struct_pack({values})) AS VARCHAR), $day, f._source_file
                 FROM ({conformed}) r JOIN day_files f USING (_file_id)
-                WHERE r.{table.partition_column} < $lo OR r.{table.partition_column} > $hi
-                """, {"day": day, "lo": lo, "hi": hi, "file_date": file_date.isoformat()})
+                WHERE r.{ts} < $lo_ts OR r.{ts} >= $after_hi_ts
+                """, {"day": day, "hi": hi, "file_date": file_date.isoformat(),
+                      "lo_ts": datetime.combine(lo, time()), "after_hi_ts": datetime.combine(hi + timedelta(days=1), time())})
     if rejects_sql is not None:
         n_rejects = con.execute(f"SELECT count(*) FROM ({rejects_sql})").fetchall()[0][0]
     if n_rejects:
