@@ -122,5 +122,9 @@ where {{ in_run_interval('date_day', 'usage') }}
 {% macro max_power_gap_s() -%}
     {%- set value = var('max_power_gap_s', none) -%}
     {%- if value is none and execute -%}{%- set value = env_var('GREENOPS_MAX_POWER_GAP_S', '') or none -%}{%- endif -%}
-    {{ return((120 if value is none else value) | float) }}
+    {%- set value = 120 if value is none else value -%}
+    {%- if not modules.re.match('^[0-9]+(\\.[0-9]*)?$', value | string) -%}
+        {{ exceptions.raise_compiler_error("max_power_gap_s (GREENOPS_MAX_POWER_GAP_S) must be a number of seconds, 0 or more: " ~ value) }}
+    {%- endif -%}
+    {{ return(value | float) }}
 {%- endmacro %}

@@ -95,7 +95,9 @@ def dbt_build_tasks(group_id: str = "dbt", interval_task_id: str | None = None):
         )
     return DbtTaskGroup(
         group_id=group_id,
-        project_config=ProjectConfig(dbt_project_path=s.dbt_project_dir, manifest_path=s.dbt_manifest, env_vars=env),
+        # the environment goes to the operators only: Cosmos refuses it in both places, and rendering
+        # from the manifest runs no dbt
+        project_config=ProjectConfig(dbt_project_path=s.dbt_project_dir, manifest_path=s.dbt_manifest),
         profile_config=profile,
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.SUBPROCESS,

@@ -7,6 +7,7 @@ Connections (ids below) or the cloud SDKs' default credential chains.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -29,18 +30,22 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
-def _float(name: str, default: float) -> float:
+def number_setting(name: str, default: float) -> float:
+    """A number setting (every one is a count, a duration or a size: 0 or more); unset or empty: the default."""
     value = os.environ.get(name)
     if value in (None, ""):
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError as exc:
         raise ValueError(f"setting {name}={value!r} is not a number") from exc
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"setting {name}={value!r} must be a number, 0 or more")
+    return number
 
 
 def _retention_days(name: str, default: int) -> int:
-    days = _float(name, default)
+    days = number_setting(name, default)
     if days < 0 or days != int(days):
         raise ValueError(f"setting {name}={os.environ.get(name)!r} must be a whole number of days, 0 or more")
     return int(days)
@@ -122,9 +127,9 @@ def get_settings() -> Settings:
         dbt_project_dir=_path("GREENOPS_DBT_PROJECT_DIR", home / "dbt_project"),
         dbt_profiles_dir=_path("GREENOPS_DBT_PROFILES_DIR", home / "dbt_project"),
         dbt_target=os.environ.get("GREENOPS_DBT_TARGET", kind),
-        max_power_gap_s=_float("GREENOPS_MAX_POWER_GAP_S", 120.0),
-        task_retries=int(_float("GREENOPS_TASK_RETRIES", 2)),
-        retry_delay_s=_float("GREENOPS_RETRY_DELAY_S", 300.0),
+        max_power_gap_s=number_setting("GREENOPS_MAX_POWER_GAP_S", 120.0),
+        task_retries=int(number_setting("GREENOPS_TASK_RETRIES", 2)),
+        retry_delay_s=number_setting("GREENOPS_RETRY_DELAY_S", 300.0),
         raw_telemetry_retention_days=_retention_days("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", 400),
         **_aws_settings(),
         **_azure_settings(),
@@ -164,14 +169,14 @@ def _aws_settings() -> dict:
     cur_bucket = _text("GREENOPS_AWS_CUR_BUCKET")
     cur_prefix = (_text("GREENOPS_AWS_CUR_PREFIX") or "").strip("/")
     group_by = _text("GREENOPS_AWS_CE_GROUP_BY")
-    restatement = int(_float("GREENOPS_AWS_CE_RESTATEMENT_DAYS", 3))
+    restatement = int(number_setting("GREENOPS_AWS_CE_RESTATEMENT_DAYS", 3))
     if restatement < 0:
         raise ValueError("setting GREENOPS_AWS_CE_RESTATEMENT_DAYS must be 0 or more")
     return {
         "aws_cost_explorer_enabled": (_text("GREENOPS_AWS_COST_EXPLORER") or "false").lower() in ("1", "true", "yes", "on"),
         "aws_region": _text("GREENOPS_AWS_REGION") or "us-east-1",
         "aws_endpoint_url": _text("GREENOPS_AWS_ENDPOINT_URL"),
-        "aws_max_attempts": max(1, int(_float("GREENOPS_AWS_MAX_ATTEMPTS", 5))),
+        "aws_max_attempts": max(1, int(number_setting("GREENOPS_AWS_MAX_ATTEMPTS", 5))),
         "aws_ce_restatement_days": restatement,
         "aws_ce_group_by": parse_ce_group_by(group_by) if group_by else Settings.aws_ce_group_by,
         "aws_cur_bucket": cur_bucket,
@@ -210,7 +215,7 @@ def parse_azure_scopes(value: str) -> tuple[str, ...]:
 
 
 def _azure_settings() -> dict:
-    restatement = int(_float("GREENOPS_AZURE_RESTATEMENT_DAYS", 3))
+    restatement = int(number_setting("GREENOPS_AZURE_RESTATEMENT_DAYS", 3))
     if restatement < 0:
         raise ValueError("setting GREENOPS_AZURE_RESTATEMENT_DAYS must be 0 or more")
     credential = (_text("GREENOPS_AZURE_CREDENTIAL") or "auto").lower()
@@ -224,8 +229,8 @@ def _azure_settings() -> dict:
         "azure_scopes": parse_azure_scopes(_text("GREENOPS_AZURE_SCOPES") or ""),
         "azure_arm_endpoint": endpoint,
         "azure_restatement_days": restatement,
-        "azure_max_attempts": max(1, int(_float("GREENOPS_AZURE_MAX_ATTEMPTS", 5))),
-        "azure_retry_after_max_s": max(0.0, _float("GREENOPS_AZURE_RETRY_AFTER_MAX_S", 120.0)),
+        "azure_max_attempts": max(1, int(number_setting("GREENOPS_AZURE_MAX_ATTEMPTS", 5))),
+        "azure_retry_after_max_s": max(0.0, number_setting("GREENOPS_AZURE_RETRY_AFTER_MAX_S", 120.0)),
         "azure_credential": credential,
         "azure_managed_identity_client_id": _text("GREENOPS_AZURE_MANAGED_IDENTITY_CLIENT_ID"),
         "azure_exports_prefix": (_text("GREENOPS_AZURE_EXPORTS_PREFIX") or "").strip("/"),
@@ -252,7 +257,7 @@ def _gcp_settings() -> dict:
     method = (_text("GREENOPS_BQ_METHOD") or "oauth").lower()
     if method not in _BQ_METHODS:
         raise ValueError(f"setting GREENOPS_BQ_METHOD must be one of {', '.join(_BQ_METHODS)}, not {method!r}")
-    lookback = int(_float("GREENOPS_GCP_BILLING_LOOKBACK_MONTHS", 2))
+    lookback = int(number_setting("GREENOPS_GCP_BILLING_LOOKBACK_MONTHS", 2))
     if lookback < 1:
         raise ValueError("setting GREENOPS_GCP_BILLING_LOOKBACK_MONTHS must be 1 or more")
     return {
@@ -272,6 +277,7 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
     s = settings or get_settings()
     return {
         "GREENOPS_WAREHOUSE": str(s.warehouse_path),
+        "GREENOPS_DBT_TARGET": s.dbt_target,  # profiles.yml's target: every dbt command, not only Cosmos's
         "GREENOPS_MAX_POWER_GAP_S": str(s.max_power_gap_s),
         "DBT_PROFILES_DIR": str(s.dbt_profiles_dir),
     }

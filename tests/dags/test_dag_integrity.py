@@ -94,3 +94,34 @@ def test_transformation_passes_the_days_to_dbt_as_environment(dagbag):
         "GREENOPS_RUN_USAGE_START_DATE": "2026-12-10", "GREENOPS_RUN_USAGE_END_DATE": "2026-12-11",
         "GREENOPS_RUN_BILLING_START_DATE": "", "GREENOPS_RUN_BILLING_END_DATE": ""}
     assert env["GREENOPS_WAREHOUSE"] == task.env["GREENOPS_WAREHOUSE"]  # the profile's own variables stay
+
+
+_BIGQUERY_DAG = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder="dags/greenops_transform.py")
+dag = bag.dags.get("greenops_transform")
+model = dag.get_task("dbt.int_gpu_energy_hourly.run") if dag else None
+print(json.dumps({"errors": {k: v[-500:] for k, v in bag.import_errors.items()},
+                  "dbt_tasks": len([t for t in dag.tasks if t.task_id.startswith("dbt.")]) if dag else 0,
+                  "target": model.env.get("GREENOPS_DBT_TARGET") if model else None}))
+"""
+
+
+def test_the_transformation_loads_on_bigquery_with_a_task_per_model():
+    """On BigQuery the project is rendered from the manifest as a task per model (and its tests), each
+    with the settings' dbt environment: the DAG must load (Cosmos refuses the environment given both to
+    the project and to the operators: it did not load before) and every dbt command gets the target."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GREENOPS_WAREHOUSE_KIND": "bigquery", "GREENOPS_BQ_PROJECT": "greenops-test",
+           "PYTHONPATH": str(REPO / "plugins")}
+    env.pop("GREENOPS_DBT_TARGET", None)
+    out = subprocess.run([sys.executable, "-c", _BIGQUERY_DAG], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["dbt_tasks"] > 100 and result["target"] == "bigquery"

@@ -68,3 +68,20 @@ def test_image_builds_from_our_pinned_requirements(compose):
     assert "COPY requirements.txt" in dockerfile and "pip install --no-cache-dir -r /requirements.txt" in dockerfile
     pinned = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("apache-airflow=="))
     assert pinned.split("==")[1].split()[0] in dockerfile.split("\n")[2]  # the base image is the pinned Airflow
+
+
+def test_every_container_reads_the_settings_file_and_parses_dbt_for_the_warehouse_kind(compose):
+    # the settings (README "Settings") reach the containers from greenops.env, optional and git-ignored;
+    # the environment block holds only the containers' own paths, which win over that file
+    common = compose["x-airflow-common"]
+    assert common["env_file"] == [{"path": "greenops.env", "required": False}]
+    assert "greenops.env" in (REPO / ".gitignore").read_text().split()
+    greenops = {k: v for k, v in common["environment"].items() if k.startswith("GREENOPS_")}
+    assert set(greenops) == {"GREENOPS_HOME", "GREENOPS_FLEET_FILE"}
+    for name, service in compose["services"].items():
+        if name != "postgres":
+            assert service["env_file"] == common["env_file"], name
+    # the manifest Cosmos renders from is parsed with the warehouse's dbt target (BigQuery when set so);
+    # $$ is compose's escape: the container's shell expands the variables
+    init = " ".join(compose["services"]["airflow-init"]["command"])
+    assert '--target "$${GREENOPS_DBT_TARGET:-$${GREENOPS_WAREHOUSE_KIND:-duckdb}}"' in init

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from greenops.raw_tables import ALL_TABLES, FILE_TABLES, LOADED_FILES, RawTable, empty
+from greenops.settings import number_setting
 from greenops.sources.common import fetch_arrow, sql_text
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite
 
@@ -41,7 +41,7 @@ def retry_on_lock(open_fn, path: Path, max_wait_s: float | None = None, first_wa
     then fail with a message naming the process that holds the file (DuckDB's error has its PID).
     """
     if max_wait_s is None:
-        max_wait_s = float(os.environ.get("GREENOPS_LOCK_WAIT_S", "600"))
+        max_wait_s = number_setting("GREENOPS_LOCK_WAIT_S", 600.0)
     deadline = time.monotonic() + max_wait_s
     wait, attempt = first_wait_s, 0
     while True:
