@@ -163,9 +163,11 @@ def dbt_vars_from_events(triggering_asset_events) -> dict:
 class AlertNotifier(BaseNotifier):
     """Delivers the alerts the `alerts` task returned, through Airflow's notifier mechanism.
 
-    Channel by setting: GREENOPS_ALERT_WEBHOOK_CONN (an Airflow HTTP Connection id: its host is the
-    URL, so the URL and any token stay out of the repository and the logs) posts JSON; else the task
-    log. Nothing is sent when there are no alerts.
+    Channel by setting: GREENOPS_ALERT_WEBHOOK_CONN (an Airflow HTTP Connection id, see webhook_url:
+    the URL and any token stay out of the repository and the logs) posts JSON; else the task log.
+    Nothing is sent when there are no alerts. Alerts that cannot be delivered (no such connection, the
+    endpoint refuses them) are written to the task log as an error with the reason: a callback cannot
+    fail its task, so they are never dropped silently.
     """
 
     template_fields = ()
@@ -182,17 +184,37 @@ class AlertNotifier(BaseNotifier):
             log.info("no alerts")
             return
         conn_id = os.environ.get("GREENOPS_ALERT_WEBHOOK_CONN")
-        if conn_id:
+        if not conn_id:
+            log.warning("GreenOps alerts (%d):\n%s", len(alerts), format_alerts(alerts))
+            return
+        try:
             from airflow.sdk import BaseHook
 
-            conn = BaseHook.get_connection(conn_id)
-            url = conn.host if "://" in (conn.host or "") else f"{conn.schema or 'https'}://{conn.host}"
+            url = webhook_url(BaseHook.get_connection(conn_id))
             body = json.dumps({"text": format_alerts(alerts), "alerts": alerts}).encode()
             request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (operator-configured URL)
                 log.info("sent %d alerts to webhook connection %s (HTTP %s)", len(alerts), conn_id, response.status)
-        else:
-            log.warning("GreenOps alerts (%d):\n%s", len(alerts), format_alerts(alerts))
+        except Exception as exc:  # noqa: BLE001 (whatever fails, the alerts go to the log)
+            log.error("could not send %d GreenOps alerts to webhook connection %s (%s: %s); the alerts:\n%s",
+                      len(alerts), conn_id, type(exc).__name__, exc, format_alerts(alerts))
+
+
+def webhook_url(conn) -> str:
+    """The URL an Airflow HTTP Connection names: its host when that is a whole URL (the UI, or JSON
+    ``{"conn_type": "http", "host": "https://hooks.example.com/T/B/X"}``); else built from its parts,
+    as a connection URI gives them (``http://127.0.0.1:8080/hook``: type, host, port, and the path in
+    ``schema``), with ``schema`` taken as the scheme when it is http or https (the HTTP provider's
+    convention) and https when nothing says."""
+    host = conn.host or ""
+    if "://" in host:
+        return host
+    if conn.schema in ("http", "https"):
+        scheme, path = conn.schema, ""
+    else:
+        scheme, path = (conn.conn_type if conn.conn_type in ("http", "https") else "https"), conn.schema or ""
+    netloc = host + (f":{conn.port}" if conn.port else "")
+    return f"{scheme}://{netloc}" + (f"/{path.lstrip('/')}" if path else "")
 
 RAW_AWS_COST_EXPLORER = Asset("greenops://raw/aws_ce_costs_daily", group="greenops_raw")
 RAW_AWS_CUR = Asset("greenops://raw/aws_cur_line_items", group="greenops_raw")

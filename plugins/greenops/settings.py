@@ -257,6 +257,9 @@ def _gcp_settings() -> dict:
     method = (_text("GREENOPS_BQ_METHOD") or "oauth").lower()
     if method not in _BQ_METHODS:
         raise ValueError(f"setting GREENOPS_BQ_METHOD must be one of {', '.join(_BQ_METHODS)}, not {method!r}")
+    if method == "service-account" and not _text("GREENOPS_BQ_KEYFILE"):
+        # dbt would fail on it, while the Python client would quietly use the default credentials
+        raise ValueError("setting GREENOPS_BQ_METHOD=service-account needs GREENOPS_BQ_KEYFILE, the key file's path")
     lookback = int(number_setting("GREENOPS_GCP_BILLING_LOOKBACK_MONTHS", 2))
     if lookback < 1:
         raise ValueError("setting GREENOPS_GCP_BILLING_LOOKBACK_MONTHS must be 1 or more")

@@ -32,3 +32,12 @@ def test_every_dbt_command_gets_the_warehouses_target(monkeypatch):
     monkeypatch.setenv("GREENOPS_MAX_POWER_GAP_S", "-5")
     with pytest.raises(ValueError, match="GREENOPS_MAX_POWER_GAP_S='-5' must be a number, 0 or more"):
         get_settings()
+
+
+def test_a_service_account_without_its_key_file_is_refused(monkeypatch):
+    monkeypatch.setenv("GREENOPS_BQ_METHOD", "service-account")
+    monkeypatch.delenv("GREENOPS_BQ_KEYFILE", raising=False)
+    with pytest.raises(ValueError, match="GREENOPS_BQ_METHOD=service-account needs GREENOPS_BQ_KEYFILE"):
+        get_settings()
+    monkeypatch.setenv("GREENOPS_BQ_KEYFILE", "/secrets/greenops-sa.json")
+    assert get_settings().bq_keyfile == "/secrets/greenops-sa.json"
