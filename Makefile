@@ -12,7 +12,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test dbt-parse airflow-setup summary report chromium clean
+.PHONY: install demo test dbt-parse airflow-setup summary report chromium clean server-env
 
 install: $(VENV)/.installed
 
@@ -23,9 +23,15 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip check
 	touch $@
 
-# dbt's manifest.json: Cosmos renders the BigQuery task graph from it (nothing runs dbt at DAG-parse time).
+# dbt's manifest.json: Cosmos renders the BigQuery task graph from it (nothing runs dbt at DAG-parse
+# time); parsed for the warehouse's target, as the DAGs run it.
 dbt-parse: install
-	cd dbt_project && ../$(BIN)/dbt parse --quiet
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --target "$${GREENOPS_DBT_TARGET:-$${GREENOPS_WAREHOUSE_KIND:-duckdb}}"
+
+# docker-compose.yml's .env (your user id, the stack's shared secrets) and data folder: once, before
+# `docker compose up -d`. Needs Python only (README "Run it on a server").
+server-env:
+	$(PYTHON) -m greenops server-env
 
 airflow-setup: install
 	$(BIN)/python -m greenops airflow-setup

@@ -9,6 +9,8 @@
   summary                                         print the KPI summary from the warehouse
   report [--out DIR] [--month YYYY-MM]            write the HTML report from the published snapshot
                                                   (--month: reports/<YYYY-MM>/ with CSV extracts)
+  server-env                                      write .env for docker-compose.yml (your user id, the
+                                                  stack's shared secrets) and the data folder it mounts
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("report")
     p.add_argument("--out", type=Path, default=None, help="folder (default: reports/ in the project)")
     p.add_argument("--month", default=None, help="UTC month YYYY-MM: the disclosure, with CSV extracts (default: latest month)")
+    sub.add_parser("server-env")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -144,6 +147,11 @@ def main(argv: list[str] | None = None) -> None:
             print(build_report(args.out, args.month))
         except ReportError as exc:
             raise SystemExit(str(exc)) from exc
+    elif args.command == "server-env":
+        from greenops.server_env import write_server_env
+
+        added = write_server_env(get_settings().home, os.getuid())
+        print(f"{get_settings().home / '.env'}: " + (f"added {', '.join(added)}" if added else "complete, nothing added"))
 
 
 if __name__ == "__main__":

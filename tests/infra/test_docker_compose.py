@@ -54,8 +54,12 @@ def test_every_bind_mount_exists_and_named_volumes_are_declared(compose):
     declared = set(compose.get("volumes") or {})
     for name, service in compose["services"].items():
         for volume in service.get("volumes", []):
-            source, target = volume.split(":")[:2]
-            if source.startswith("."):
+            # SOURCE:TARGET[:MODE], where SOURCE may be ${NAME:-default}
+            cut = volume.index("}") + 1 if volume.startswith("${") else volume.index(":")
+            source, target = volume[:cut], volume[cut + 1:].split(":")[0]
+            if source == "${GREENOPS_DATA_DIR:-./data}":  # the data folder make server-env creates
+                assert target == "/opt/airflow/data"
+            elif source.startswith("."):
                 assert (REPO / source).exists(), f"{name} mounts {source}, which is not in the repository"
             else:
                 assert source in declared, f"{name} uses undeclared volume {source}"
@@ -70,17 +74,24 @@ def test_image_builds_from_our_pinned_requirements(compose):
     assert pinned.split("==")[1].split()[0] in dockerfile.split("\n")[2]  # the base image is the pinned Airflow
 
 
-def test_every_container_reads_the_settings_file_and_parses_dbt_for_the_warehouse_kind(compose):
-    # the settings (README "Settings") reach the containers from greenops.env, optional and git-ignored;
-    # the environment block holds only the containers' own paths, which win over that file
+def test_every_container_reads_the_settings_and_shares_what_make_server_env_writes(compose):
+    # the settings (README "Settings") reach the containers from .env, optional and git-ignored; the
+    # environment block holds only the containers' own paths and the shared secrets
+    from greenops.server_env import SECRETS
+
     common = compose["x-airflow-common"]
-    assert common["env_file"] == [{"path": "greenops.env", "required": False}]
-    assert "greenops.env" in (REPO / ".gitignore").read_text().split()
-    greenops = {k: v for k, v in common["environment"].items() if k.startswith("GREENOPS_")}
-    assert set(greenops) == {"GREENOPS_HOME", "GREENOPS_FLEET_FILE"}
+    assert common["env_file"] == [{"path": ".env", "required": False}]
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+    env = common["environment"]
+    assert {k for k in env if k.startswith("GREENOPS_")} == {"GREENOPS_HOME"}
     for name, service in compose["services"].items():
         if name != "postgres":
             assert service["env_file"] == common["env_file"], name
+    # one value of each secret for every container, and the stack refuses to start without them and
+    # without the user id (${NAME:?...}): make server-env writes exactly these
+    required = {k for k, v in env.items() if str(v).startswith(f"${{{k}:?")}
+    assert required == set(SECRETS)
+    assert common["user"].startswith("${AIRFLOW_UID:?") and common["user"].endswith("}:0")
     # the manifest Cosmos renders from is parsed with the warehouse's dbt target (BigQuery when set so);
     # $$ is compose's escape: the container's shell expands the variables
     init = " ".join(compose["services"]["airflow-init"]["command"])
