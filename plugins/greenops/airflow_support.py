@@ -99,7 +99,11 @@ def dbt_build_tasks(group_id: str = "dbt", interval_task_id: str | None = None):
         # from the manifest runs no dbt
         project_config=ProjectConfig(dbt_project_path=s.dbt_project_dir, manifest_path=s.dbt_manifest),
         profile_config=profile,
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        # a test that reads several models (equal_total, relationships) runs in a task of its own after
+        # all of them, not after the first: it would read the others before they are rebuilt, or before
+        # they exist (and its failure would skip them for good)
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
+                                   should_detach_multiple_parents_tests=True),
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.SUBPROCESS,
                                          dbt_executable_path=common["dbt_executable_path"]),
         operator_args={k: v for k, v in common.items() if k not in ("invocation_mode", "dbt_executable_path")},
