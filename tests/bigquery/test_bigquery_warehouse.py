@@ -211,6 +211,8 @@ def test_the_in_bigquery_copies_are_bigquery_sql():
     assert "coalesce((select sum(c.amount) from unnest(t.credits) c), 0) as credits_amount" in select
     assert "to_json_string(coalesce(t.`credits`, [])) as credits" in select
     assert "from unnest(t.`labels`)" in select and "as labels" in select
+    # each row's id from its content and copy number: no row_number() over the whole read (one worker)
+    assert "over ()" not in select and "row_number() over (partition by farm_fingerprint(to_json_string(t)))" in select
 
 
 def test_gcp_billing_from_bigquery_looks_at_the_months_google_still_restates(fake, monkeypatch):

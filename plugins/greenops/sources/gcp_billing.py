@@ -162,13 +162,19 @@ _INVOICE_MONTH_SQL = ("coalesce(concat(substr(t.invoice.month, 1, 4), '-', subst
 
 def bigquery_select(export_table: str, available: set[str] | None = None) -> str:
     """SELECT of ``raw.gcp_billing_export``'s columns from the export table for the invoice months in
-    ``@periods`` ('YYYY-MM'); lineage from ``@load_id``, ``_source_line`` a row number. ``available``:
-    the table's field paths (``column_key``s); a field it lacks (``resource.*`` in the standard
-    export) is read as NULL."""
+    ``@periods`` ('YYYY-MM'); lineage from ``@load_id``. ``_source_line``, which a table has not, is the
+    row's own id: the fingerprint of its content and of its copy number among identical rows (unique
+    in the month, as int_gcp_charges' charge id needs, and the same on every rerun). A row number over
+    the whole read (``row_number() over ()``) would number the lookback months' rows on one BigQuery
+    worker, which a large detailed export does not fit ("Resources exceeded"), and differently on each
+    run. ``available``: the table's field paths (``column_key``s); a field it lacks (``resource.*`` in
+    the standard export) is read as NULL."""
     items = [f"{_INVOICE_MONTH_SQL} as invoice_month", "date(t.usage_start_time) as usage_date"]
     items += [f"{c.bigquery_sql(available=available)} as {c.name}" for c in COLUMNS if c.name != "invoice_month_text"]
     items += ["coalesce((select sum(c.amount) from unnest(t.credits) c), 0) as credits_amount",
-              f"'bigquery:{export_table}' as _source_file", "row_number() over () as _source_line",
+              f"'bigquery:{export_table}' as _source_file",
+              "farm_fingerprint(concat(to_json_string(t), '#', cast(row_number() over (partition by farm_fingerprint(to_json_string(t)))"
+              " as string))) as _source_line",
               "@load_id as _load_id", "current_timestamp() as _loaded_at"]
     return ("select\n  " + ",\n  ".join(items) + f"\nfrom `{export_table}` t\n"
             f"where {_INVOICE_MONTH_SQL} in unnest(@periods)")
