@@ -69,19 +69,25 @@ def freshness_alerts(settings: Settings | None = None, target_dir: Path | None =
             raise RuntimeError(f"dbt source freshness wrote no results (exit {result.returncode}):\n"
                                f"{(result.stdout + result.stderr)[-3000:]}")
         results = json.loads(sources.read_text())["results"]
-    alerts = []
-    for r in sorted(results, key=lambda r: r["unique_id"]):
-        if r["status"] == "pass":
-            continue
-        name = ".".join(r["unique_id"].split(".")[-2:])
-        if r["status"] in ("warn", "error"):
-            criteria = r.get("criteria") or {}
-            limits = ", ".join(f"{level} after {c['count']} {c['period']}s" for level, c in
-                               (("warn", criteria.get("warn_after") or {}), ("error", criteria.get("error_after") or {}))
-                               if c.get("count"))
-            message = (f"{r['status']}: newest data {r['max_loaded_at']} UTC, {r['max_loaded_at_time_ago_in_s'] / 3600:.1f} h "
-                       f"old ({limits})")
+    return [freshness_alert(r) for r in sorted(results, key=lambda r: r["unique_id"]) if r["status"] != "pass"]
+
+
+def freshness_alert(r: dict) -> dict:
+    """The alert of one source's result in dbt's sources.json (warn, error or runtime error)."""
+    name = ".".join(r["unique_id"].split(".")[-2:])
+    newest = r.get("max_loaded_at") or ""
+    if r["status"] in ("warn", "error"):
+        criteria = r.get("criteria") or {}
+        limits = ", ".join(f"{level} after {c['count']} {c['period']}s" for level, c in
+                           (("warn", criteria.get("warn_after") or {}), ("error", criteria.get("error_after") or {}))
+                           if c.get("count"))
+        if newest.startswith("0001-01-01"):
+            # no row at all where the check looked (an empty table; on BigQuery, nothing in the last
+            # 7 days' partitions, the freshness filter of _sources.yml): dbt reports year 1
+            newest = ""
+            message = f"{r['status']}: no data in the days the check reads ({limits})"
         else:
-            message = f"{r['status']}: {r.get('message') or 'not checked'}"
-        alerts.append({"kind": "source_freshness", "subject": name, "period": r.get("max_loaded_at") or "", "message": message})
-    return alerts
+            message = f"{r['status']}: newest data {newest} UTC, {r['max_loaded_at_time_ago_in_s'] / 3600:.1f} h old ({limits})"
+    else:
+        message = f"{r['status']}: {r.get('message') or 'not checked'}"
+    return {"kind": "source_freshness", "subject": name, "period": newest, "message": message}

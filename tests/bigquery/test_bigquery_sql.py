@@ -113,3 +113,18 @@ def test_the_check_accepts_the_bigquery_forms():
              from t cross join unnest(generate_date_array(a, b)) as day
              union distinct select 1, 2, 3, 4, 5, 6, 7, 8"""
     assert problems(sql) == []
+
+
+def test_the_freshness_check_reads_a_weeks_partitions_on_bigquery_only(compiled):
+    # on BigQuery max(sample_ts_utc) over the whole retention is paid for on every run (400 days of a
+    # large fleet's samples) and a GREENOPS_BQ_MAX_BYTES_BILLED cap may refuse it; DuckDB reads it all
+    filters = {}
+    for target in (compiled, PROJECT_ROOT / "dbt_project" / "target"):
+        manifest = json.loads((target / "manifest.json").read_text())
+        filters[target] = {n["name"]: (n.get("freshness") or {}).get("filter") for n in manifest["sources"].values()}
+    bigquery, duckdb = filters[compiled], filters[PROJECT_ROOT / "dbt_project" / "target"]
+    assert bigquery["gpu_telemetry_samples"] == "sample_date >= date_sub(current_date(), interval 7 day)"
+    assert bigquery["inference_requests"] == "request_date >= date_sub(current_date(), interval 7 day)"
+    assert bigquery["grid_intensity_hourly"] == "hour_date >= date_sub(current_date(), interval 7 day)"
+    assert not any(duckdb.values())
+    assert problems(f"select max(sample_ts_utc) from raw.gpu_telemetry_samples where {bigquery['gpu_telemetry_samples']}") == []
