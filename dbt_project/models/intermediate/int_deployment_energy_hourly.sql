@@ -17,8 +17,9 @@ onprem as (
         {{ stable_sum('d.gpu_energy_kwh') }}                    as gpu_energy_kwh,
         -- GPU-hours observed (interval seconds, gaps included): the base of hardware cost and embodied carbon
         {{ stable_sum('d.measured_s + d.gap_s') }} / 3600.0     as gpu_hours,
-        -- GPU-hours whose mean utilization is below the idle threshold (var idle_utilization_pct)
-        {%- set is_low_util = 'coalesce(d.avg_utilization_gpu_pct, 0) < ' ~ var('idle_utilization_pct') %}
+        -- GPU-hours whose mean utilization is below the idle threshold (var idle_utilization_pct); an
+        -- hour without a utilization reading (optional in dcgm and Parquet input) is not known to be idle
+        {%- set is_low_util = 'd.avg_utilization_gpu_pct < ' ~ var('idle_utilization_pct') %}
         {{ stable_sum('case when ' ~ is_low_util ~ ' then d.gpu_energy_kwh else 0 end') }} as low_util_gpu_energy_kwh,
         {{ stable_sum('case when ' ~ is_low_util ~ ' then (d.measured_s + d.gap_s) / 3600.0 else 0 end') }} as low_util_gpu_hours,
         {{ stable_sum('d.gap_s') }}                             as gap_s,

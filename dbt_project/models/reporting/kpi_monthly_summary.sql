@@ -11,7 +11,9 @@ with carbon as (
         {{ stable_sum('energy_kwh') }}                                                       as energy_kwh,
         {{ stable_sum('gpu_energy_kwh') }}                                                   as gpu_energy_kwh,
         {{ stable_sum('case when not is_allocated then energy_kwh else 0 end') }}            as unallocated_energy_kwh,
-        {{ stable_sum('idle_energy_kwh') }}                                                  as idle_energy_kwh,
+        -- the deployments' hours without requests: the unallocated GPUs' energy (all of it idle, in
+        -- carbon_by_project_service) is unallocated_energy_kwh, never counted twice
+        {{ stable_sum('case when is_allocated then idle_energy_kwh else 0 end') }}            as idle_energy_kwh,
         {{ stable_sum('carbon_location_based_kgco2e') }}                                     as carbon_location_based_kgco2e,
         {{ stable_sum('carbon_market_based_kgco2e') }}                                       as carbon_market_based_kgco2e,
         {{ stable_sum('embodied_carbon_kgco2e') }}                                           as embodied_carbon_kgco2e,

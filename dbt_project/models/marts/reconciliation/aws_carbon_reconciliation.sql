@@ -14,7 +14,8 @@ with reported as (
     group by usage_period, account_id
 ),
 deployment_accounts as (
-    select distinct deployment_id, account_id from {{ ref('int_cloud_gpu_usage_hourly') }}
+    -- AWS's only: the GCP projects and Azure subscriptions have their own reconciliation (or none)
+    select distinct deployment_id, account_id from {{ ref('int_cloud_gpu_usage_hourly') }} where provider = 'aws'
 ),
 estimated as (
     select
