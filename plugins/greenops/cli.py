@@ -6,7 +6,7 @@
   airflow-setup                                   migrate the Airflow metadata DB, create the pool
   run-day DAY                                     run the on-prem DAG for one UTC day (airflow dags test)
   transform [DAY]                                 run the transformation DAG (airflow dags test)
-  summary                                         print the KPI summary from the warehouse
+  summary                                         print the KPI summary from the published snapshot
   report [--out DIR] [--month YYYY-MM]            write the HTML report from the published snapshot
                                                   (--month: reports/<YYYY-MM>/ with CSV extracts)
   server-env                                      write .env for docker-compose.yml (your user id, the
@@ -101,7 +101,13 @@ def demo(days: int, end: date, seed: int) -> None:
 
     print()
     print(render_summary())
-    print(f"\nwarehouse: {get_settings().warehouse_path}   (demo took {time.monotonic() - t0:.0f} s)")
+    s = get_settings()
+    print(f"\nfor analysts and dashboards: {s.published_path} (read-only; docs/analysts.md)"
+          f"\nthe pipeline's own warehouse: {s.warehouse_path} (never open it beside a run)"
+          f"\nnext: make report (the HTML report), make summary (these tables again)"
+          + ("; efficiency savings are measured against a model's first 7 days, so they show with --days 14"
+             if days <= 7 else "")
+          + f"\n(demo took {time.monotonic() - t0:.0f} s)")
 
 
 def main(argv: list[str] | None = None) -> None:
