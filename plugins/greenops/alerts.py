@@ -17,7 +17,7 @@ from pathlib import Path
 from greenops.settings import Settings, dbt_env, get_settings
 
 REGRESSIONS = """
-    select 'efficiency_regression' as kind, deployment_id as subject, cast(date_day as string) as period,
+    select 'efficiency_regression' as kind, concat(deployment_id, ' ', model_id) as subject, cast(date_day as string) as period,
            concat(metric, ' ', cast(round(change_pct, 1) as string), ' % worse than its 7-day baseline (likely driver: ',
                   likely_driver, ')') as message
     from marts.efficiency_regressions

@@ -1,14 +1,16 @@
 {{ config(**daily_incremental(cluster_by=['deployment_id'])) }}
 
--- One row per UTC day x deployment x metric that regressed: the day's value is worse than the mean
--- of the deployment's previous 7 days (with data) by more than var regression_threshold_pct.
+-- One row per UTC day x deployment x model x metric that regressed: the day's value is worse than the
+-- mean of the previous 7 days (with data) of the same deployment and model by more than var
+-- regression_threshold_pct. By model too: a deployment whose logs name two models (a model the
+-- inventory does not list is kept as logged) has a baseline for each, never a mix of both.
 -- Metrics: gpu_kwh_per_million_tokens and carbon_gco2e_per_inference (higher is worse).
 -- likely_driver: the explanatory variable that moved most in the adverse direction, relative to
 -- its own baseline: GPU utilization (down), batch size (down), prompt-cache hit rate (down), grid
 -- intensity (up; carbon only). 'unexplained' when none moved adversely.
 with days as (
     select
-        b.date_day, b.deployment_id,
+        b.date_day, b.deployment_id, b.model_id,
         b.gpu_kwh_per_million_tokens,
         {{ safe_divide('b.carbon_kgco2e_location * 1000.0', 'c.successful_requests') }} as carbon_gco2e_per_inference,
         b.avg_utilization_gpu_pct, b.avg_batch_size, b.cache_hit_rate_pct, b.avg_gco2e_per_kwh_location
@@ -28,7 +30,7 @@ with_baseline as (
         avg(avg_gco2e_per_kwh_location) over w  as base_gco2e_per_kwh_location,
         count(*) over w                         as baseline_days
     from days d
-    window w as (partition by deployment_id order by date_day rows between 7 preceding and 1 preceding)
+    window w as (partition by deployment_id, model_id order by date_day rows between 7 preceding and 1 preceding)
 ),
 
 metrics as (
@@ -59,6 +61,7 @@ scored as (
 select
     date_day,
     deployment_id,
+    model_id,
     metric,
     value,
     baseline,
