@@ -104,3 +104,10 @@ cast(sum(cast({{ expr }} as bignumeric)){% if over %} over ({{ over }}){% endif 
 {% macro leading_number(text_expr) -%}{{ return(adapter.dispatch('leading_number', 'greenops')(text_expr)) }}{%- endmacro %}
 {% macro default__leading_number(text_expr) -%}try_cast(nullif(regexp_extract(trim({{ text_expr }}), '^([0-9]+)', 1), '') as double){%- endmacro %}
 {% macro bigquery__leading_number(text_expr) -%}safe_cast(regexp_extract(trim({{ text_expr }}), r'^([0-9]+)') as float64){%- endmacro %}
+
+{#- A 64-bit floating-point type. dbt.type_float() is FLOAT in DuckDB, 32 bits (7 digits: a third of
+    an hour's energy came out as 0.3333333433 of it, and shares no longer summed to 1); FLOAT64 on
+    BigQuery either way. -#}
+{% macro type_double() -%}{{ return(adapter.dispatch('type_double', 'greenops')()) }}{%- endmacro %}
+{% macro default__type_double() -%}double{%- endmacro %}
+{% macro bigquery__type_double() -%}float64{%- endmacro %}

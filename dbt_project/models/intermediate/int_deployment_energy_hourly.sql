@@ -53,7 +53,7 @@ cloud as (
         0.0                                      as low_util_gpu_energy_kwh,
         0.0                                      as low_util_gpu_hours,
         0.0                                      as gap_s,
-        cast(u.assumed_utilization_gpu_pct as {{ dbt.type_float() }}) as avg_utilization_gpu_pct,
+        cast(u.assumed_utilization_gpu_pct as {{ type_double() }}) as avg_utilization_gpu_pct,
         'estimated'                              as energy_method
     from {{ ref('int_cloud_gpu_usage_hourly') }} u
     join deployments d on d.deployment_id = u.deployment_id

@@ -32,7 +32,7 @@ with_requests as (
         r.total_latency_ms,
         case
             when r.deployment_weighted_tokens > 0 then {{ stable_value('r.weighted_tokens') }} / r.deployment_weighted_tokens
-            else cast(r.requests as {{ dbt.type_float() }}) / r.deployment_requests
+            else cast(r.requests as {{ type_double() }}) / r.deployment_requests
         end as energy_share,
         false as is_idle
     from requests r

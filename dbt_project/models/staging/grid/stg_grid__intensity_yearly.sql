@@ -3,5 +3,5 @@ select
     zone,
     zone_name,
     cast(year as integer)                  as year,
-    cast(gco2e_per_kwh_location as {{ dbt.type_float() }}) as gco2e_per_kwh_location
+    cast(gco2e_per_kwh_location as {{ type_double() }}) as gco2e_per_kwh_location
 from {{ ref('grid_intensity_yearly') }}
