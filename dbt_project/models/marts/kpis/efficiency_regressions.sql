@@ -2,7 +2,7 @@
 
 -- One row per UTC day x deployment x model x metric that regressed: the day's value is worse than the
 -- mean of the previous 7 days (with data) of the same deployment and model by more than var
--- regression_threshold_pct. By model too: a deployment whose logs name two models (a model the
+-- regression_threshold_pct, when that mean has at least var regression_min_baseline_days days. By model too: a deployment whose logs name two models (a model the
 -- inventory does not list is kept as logged) has a baseline for each, never a mix of both.
 -- Metrics: gpu_kwh_per_million_tokens and carbon_gco2e_per_inference (higher is worse).
 -- likely_driver: the explanatory variable that moved most in the adverse direction, relative to
@@ -81,4 +81,5 @@ select
     grid_intensity_rise * 100.0  as grid_intensity_rise_pct
 from scored
 where change_pct > {{ var('regression_threshold_pct') }}
+  and baseline_days >= {{ var('regression_min_baseline_days') }}
   and {{ in_run_interval('date_day') }}

@@ -5,6 +5,7 @@
 --   E x I = facility energy (GPU energy x PUE) x location-based grid intensity = carbon_kgco2e_location
 --   M     = embodied emissions of the GPUs amortized per GPU-hour over their life = embodied_kgco2e
 --   R     = one million tokens (prompt + completion)
+-- Boundary: the serving GPUs; host CPUs, memory, storage and network are outside it (docs/methodology.md).
 -- sci_gco2e_per_million_tokens = (carbon_kgco2e_location + embodied_kgco2e) x 1000 x 1e6 / total_tokens
 with daily as (
     select
