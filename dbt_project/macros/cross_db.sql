@@ -111,3 +111,42 @@ cast(sum(cast({{ expr }} as bignumeric)){% if over %} over ({{ over }}){% endif 
 {% macro type_double() -%}{{ return(adapter.dispatch('type_double', 'greenops')()) }}{%- endmacro %}
 {% macro default__type_double() -%}double{%- endmacro %}
 {% macro bigquery__type_double() -%}float64{%- endmacro %}
+
+{#- Every row of a relation repeated for each UTC hour its period [start_col, end_col) touches, with
+    the given columns, hour_utc and hour_share: the part of the period in that hour (its shares sum
+    to 1; a period without an end, or ending at its start, is all in its first hour). A charge or a
+    usage quantity times hour_share is its part in the hour: a daily Azure charge, or a CUR exported
+    at daily granularity, is spread over its 24 hours, not booked in the first. Periods are read at
+    most a month long (billing periods): the expansion is as long as the period. -#}
+{% macro expand_to_hours(relation, start_col, end_col, columns) -%}{{ return(adapter.dispatch('expand_to_hours', 'greenops')(relation, start_col, end_col, columns)) }}{%- endmacro %}
+{% macro _hour_share() -%}
+case when period_end is null or period_end <= period_start then 1.0
+     else cast({{ microseconds_between('greatest(period_start, hour_utc)', 'least(period_end, ' ~ timestamp_add_hours('hour_utc', 1) ~ ')') }} as {{ type_double() }})
+          / {{ microseconds_between('period_start', 'period_end') }}
+end
+{%- endmacro %}
+{#- the series runs to the period's end (its start if it has none); an hour starting at the end is dropped -#}
+{% macro _period_last_hour(start_col, end_col) -%}
+case when r.{{ end_col }} > r.{{ start_col }} then r.{{ end_col }} else r.{{ start_col }} end
+{%- endmacro %}
+{% macro _in_period() -%}
+where period_end is null or period_end <= period_start or hour_utc < period_end
+{%- endmacro %}
+{% macro default__expand_to_hours(relation, start_col, end_col, columns) -%}
+select {% for c in columns %}{{ c }}, {% endfor %}hour_utc, {{ _hour_share() }} as hour_share
+from (
+    select {% for c in columns %}r.{{ c }}, {% endfor %}r.{{ start_col }} as period_start, r.{{ end_col }} as period_end,
+           unnest(generate_series(date_trunc('hour', r.{{ start_col }}), {{ _period_last_hour(start_col, end_col) }}, interval 1 hour)) as hour_utc
+    from {{ relation }} r
+) periods
+{{ _in_period() }}
+{%- endmacro %}
+{% macro bigquery__expand_to_hours(relation, start_col, end_col, columns) -%}
+select {% for c in columns %}{{ c }}, {% endfor %}hour_utc, {{ _hour_share() }} as hour_share
+from (
+    select {% for c in columns %}r.{{ c }}, {% endfor %}r.{{ start_col }} as period_start, r.{{ end_col }} as period_end, hour_utc
+    from {{ relation }} r
+    cross join unnest(generate_timestamp_array(timestamp_trunc(r.{{ start_col }}, hour), {{ _period_last_hour(start_col, end_col) }}, interval 1 hour)) as hour_utc
+) periods
+{{ _in_period() }}
+{%- endmacro %}

@@ -4,16 +4,18 @@
 -- model's idle and board power from gpu_specs (cited there). GPU-hours, one CTE per provider:
 --   aws: the CUR's BoxUsage line items of GPU instance types (seed aws_gpu_instances)
 --   gcp: Cloud Billing's vCPU rows of GPU machine types (seed gcp_gpu_machine_types; int_gcp_charges)
---   azure: usage rows of GPU VM sizes (seed azure_gpu_vm_sizes; int_azure_charges). Azure bills VMs
---          per day: a day's GPU-hours are spread evenly over its 24 hours.
--- A new provider adds its CTE to the union; everything below it is shared.
+--   azure: usage rows of GPU VM sizes (seed azure_gpu_vm_sizes; int_azure_charges)
+-- A new provider adds its CTE to the union; everything below it is shared. Each row's GPU-hours are
+-- spread over the hours of its charge period (macro expand_to_hours), as its cost is
+-- (int_deployment_costs_hourly): Azure bills VMs per day, a CUR may be exported by the day.
 -- Incremental by the month of the hour (usage_month_start): a run rebuilds the months whose charges
--- it rebuilt and the month before them (a billing month can hold the previous month's usage).
+-- it rebuilt and the month before them (a billing month can hold the previous month's usage); it
+-- reads the rows that start a month earlier still (a period can cross a month's start).
 {{ config(**monthly_incremental('usage_month_start', cluster_by=['deployment_id'])) }}
-{%- set in_run = in_run_months(month_start('c.ChargePeriodStart'), widen_months=1, kind='billing') %}
+{%- set in_run = in_run_months(month_start('c.ChargePeriodStart'), widen_months=2, kind='billing') %}
 with aws_usage as (
     select
-        c.deployment_id, 'aws' as provider, c.account_id, c.RegionId as region_code, c.ChargePeriodStart,
+        c.deployment_id, 'aws' as provider, c.account_id, c.RegionId as region_code, c.ChargePeriodStart, c.ChargePeriodEnd,
         i.gpu_name,
         c.ConsumedQuantity                 as instance_hours,
         c.ConsumedQuantity * i.gpu_count   as gpu_hours
@@ -24,7 +26,7 @@ with aws_usage as (
 
 gcp_usage as (
     select
-        deployment_id, 'gcp' as provider, account_id, RegionId as region_code, ChargePeriodStart,
+        deployment_id, 'gcp' as provider, account_id, RegionId as region_code, ChargePeriodStart, ChargePeriodEnd,
         gpu_name,
         instance_hours,
         gpu_hours
@@ -34,30 +36,35 @@ gcp_usage as (
 
 azure_usage as (
     select
-        c.deployment_id, 'azure' as provider, c.account_id, c.RegionId as region_code,
-        {{ dbt.dateadd('hour', 'h.hour_of_day', 'c.ChargePeriodStart') }} as ChargePeriodStart,
+        c.deployment_id, 'azure' as provider, c.account_id, c.RegionId as region_code, c.ChargePeriodStart, c.ChargePeriodEnd,
         c.gpu_name,
-        c.instance_hours / 24.0            as instance_hours,
-        c.gpu_hours / 24.0                 as gpu_hours
+        c.instance_hours,
+        c.gpu_hours
     from {{ ref('int_azure_charges') }} c
-    cross join ({% for hour in range(24) %}select {{ hour }} as hour_of_day{% if not loop.last %} union all {% endif %}{% endfor %}) h
     where c.deployment_id is not null and c.gpu_hours > 0 and {{ in_run }}
+),
+
+usage_rows as (
+    select * from aws_usage
+    union all
+    select * from gcp_usage
+    union all
+    select * from azure_usage
+),
+
+hourly as (
+{{ expand_to_hours('usage_rows', 'ChargePeriodStart', 'ChargePeriodEnd',
+                   ['deployment_id', 'provider', 'account_id', 'region_code', 'gpu_name', 'instance_hours', 'gpu_hours']) }}
 ),
 
 usage as (
     select
-        deployment_id, provider, account_id, region_code,
-        {{ dbt.date_trunc('hour', 'ChargePeriodStart') }} as hour_utc,
-        gpu_name,
-        {{ stable_sum('instance_hours') }}                   as instance_hours,
-        {{ stable_sum('gpu_hours') }}                        as gpu_hours
-    from (
-        select * from aws_usage
-        union all
-        select * from gcp_usage
-        union all
-        select * from azure_usage
-    ) u
+        deployment_id, provider, account_id, region_code, hour_utc, gpu_name,
+        {{ stable_sum('instance_hours * hour_share') }}      as instance_hours,
+        {{ stable_sum('gpu_hours * hour_share') }}           as gpu_hours
+    from hourly
+    -- only the rebuilt months' hours (a rebuilt month replaces all of its rows)
+    where {{ in_run_months(month_start('hour_utc'), widen_months=1, kind='billing') }}
     group by 1, 2, 3, 4, 5, 6
 ),
 
