@@ -477,23 +477,32 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
                         ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True,
                                    superseded=nvml_parquet.superseded_files)}
     summary = _ingest(TELEMETRY, day, formats, load_id or new_load_id(), s)
-    if s.raw_telemetry_retention_days:
-        # retention counts from the loaded day, never the wall clock: a backfill of old days deletes nothing newer
-        cutoff = day - timedelta(days=s.raw_telemetry_retention_days)
-        get_warehouse(s).delete_partitions_before(rt.GPU_TELEMETRY, cutoff)
-        log.info("raw telemetry before %s deleted (retention %d days)", cutoff, s.raw_telemetry_retention_days)
+    _apply_retention(rt.GPU_TELEMETRY, day, s.raw_telemetry_retention_days, s)
     return summary
 
 
+def _apply_retention(table: rt.RawTable, day: date, days: int, s: Settings) -> None:
+    """Delete the raw table's days more than ``days`` before the loaded ``day`` (0: keep all), with their
+    files' lineage. It counts from the loaded day, never the wall clock: a backfill of an old day
+    deletes nothing newer."""
+    if days:
+        cutoff = day - timedelta(days=days)
+        get_warehouse(s).delete_partitions_before(table, cutoff)
+        log.info("raw %s before %s deleted (retention %d days)", table.name, cutoff, days)
+
+
 def ingest_inference_logs(day: date, load_id: str | None = None, settings: Settings | None = None) -> dict:
-    """Load one UTC day of inference request logs (JSON Lines, plain or gzip)."""
+    """Load one UTC day of inference request logs (JSON Lines, plain or gzip), then delete raw requests
+    more than GREENOPS_RAW_REQUESTS_RETENTION_DAYS before that day."""
     s = settings or get_settings()
     known = inventory.load(s.fleet_file).deployment_names()
 
     def stage(con, lf):
         return inference_logs.stage(con, lf, known)
     jsonl = one_at_a_time(stage, "jsonl")
-    return _ingest(REQUESTS, day, {".jsonl": jsonl, ".jsonl.gz": jsonl}, load_id or new_load_id(), s)
+    summary = _ingest(REQUESTS, day, {".jsonl": jsonl, ".jsonl.gz": jsonl}, load_id or new_load_id(), s)
+    _apply_retention(rt.INFERENCE_REQUESTS, day, s.raw_requests_retention_days, s)
+    return summary
 
 
 def ingest_grid_intensity(day: date, load_id: str | None = None, settings: Settings | None = None) -> dict:

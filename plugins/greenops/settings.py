@@ -71,6 +71,9 @@ class Settings:
     #: all). The hourly energy is built incrementally and keeps its history; only a full refresh
     #: needs the raw samples again (and then rebuilds just the days still kept).
     raw_telemetry_retention_days: int = 400
+    #: GREENOPS_RAW_REQUESTS_RETENTION_DAYS: the same for raw inference requests (a 1,000-GPU fleet's
+    #: 20 million a day weigh more than its samples); int_requests_hourly keeps their history.
+    raw_requests_retention_days: int = 400
 
     # --- AWS source (Cost Explorer, CUR 2.0, carbon export); see docs/aws.md -------------------
     # Defaults here so a Settings built without them keeps working; get_settings() reads the env.
@@ -131,6 +134,7 @@ def get_settings() -> Settings:
         task_retries=int(number_setting("GREENOPS_TASK_RETRIES", 2)),
         retry_delay_s=number_setting("GREENOPS_RETRY_DELAY_S", 300.0),
         raw_telemetry_retention_days=_retention_days("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", 400),
+        raw_requests_retention_days=_retention_days("GREENOPS_RAW_REQUESTS_RETENTION_DAYS", 400),
         **_aws_settings(),
         **_azure_settings(),
         **_gcp_settings(),

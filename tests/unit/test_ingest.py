@@ -3,6 +3,7 @@ handled, and a failed load leaves the previous partition in place."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import duckdb
@@ -122,14 +123,41 @@ def test_retention_deletes_raw_telemetry_days_before_the_window_and_nothing_else
         ("2026-11-17",), ("2026-11-18",), ("2026-11-19",), ("2026-11-20",)]
 
 
-def test_retention_setting_is_a_whole_number_of_days(monkeypatch):
+def test_retention_deletes_raw_requests_days_before_the_window_and_keeps_the_quarantine(landing, settings_env, fleet, monkeypatch):
+    days = [date(2026, 11, 17), date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
+    for day in days:
+        path = landing / "inference_logs" / f"date={day}" / "chat.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok = {"request_id": f"r-{day}", "timestamp": f"{day}T10:00:00Z", "deployment": "chat-70b-fra",
+              "model": "llama-3.1-70b-instruct", "project": "search", "prompt_tokens": 10, "completion_tokens": 5,
+              "status": "success"}
+        path.write_text(json.dumps(ok) + "\n" + "not json\n")
+    for day in days[:3]:
+        ingest.ingest_inference_logs(day, settings=settings_env)
+    monkeypatch.setenv("GREENOPS_RAW_REQUESTS_RETENTION_DAYS", "2")
+    monkeypatch.setenv("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "0")  # the other table's setting does not apply
     from greenops.settings import get_settings
 
-    monkeypatch.setenv("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "0")
-    assert get_settings().raw_telemetry_retention_days == 0
-    monkeypatch.setenv("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "-3")
-    with pytest.raises(ValueError, match="GREENOPS_RAW_TELEMETRY_RETENTION_DAYS"):
-        get_settings()
+    ingest.ingest_inference_logs(days[3], settings=get_settings())
+    assert _rows(settings_env, "select request_id from raw.inference_requests order by 1") == [
+        ("r-2026-11-18",), ("r-2026-11-19",), ("r-2026-11-20",)]
+    assert _rows(settings_env, "select distinct partition_date::varchar from raw.loaded_files order by 1") == [
+        ("2026-11-18",), ("2026-11-19",), ("2026-11-20",)]
+    assert _rows(settings_env, "select count(*) from raw.quarantine") == [(4,)]
+
+
+@pytest.mark.parametrize("name, field", [("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "raw_telemetry_retention_days"),
+                                         ("GREENOPS_RAW_REQUESTS_RETENTION_DAYS", "raw_requests_retention_days")])
+def test_retention_setting_is_a_whole_number_of_days(monkeypatch, name, field):
+    from greenops.settings import get_settings
+
+    assert getattr(get_settings(), field) == 400
+    monkeypatch.setenv(name, "0")
+    assert getattr(get_settings(), field) == 0
+    for bad in ("-3", "1.5"):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=name):
+            get_settings()
 
 
 def test_a_warehouse_without_duckdb_receives_the_same_rows_as_arrow(landing, settings_env, fleet, monkeypatch):

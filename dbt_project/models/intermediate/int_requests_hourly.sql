@@ -1,6 +1,8 @@
 -- One row per UTC hour, deployment, model and project: request and token counts (incremental by day:
 -- a daily run aggregates its own days' requests, so its cost does not grow with the requests kept).
-{{ config(**daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
+-- Never fully refreshed, as int_gpu_energy_hourly: raw requests older than their retention setting
+-- are gone, so the hours built from them are kept.
+{{ config(full_refresh=false, **daily_incremental(cluster_by=['deployment_id', 'model_id'])) }}
 select
     hour_utc,
     request_date                                                as date_day,
