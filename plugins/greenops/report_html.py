@@ -133,7 +133,7 @@ QUERIES: dict[str, tuple[str, str]] = {
 }
 
 
-# duckdb 2.0.0 (requirements.txt) returns wrong sums from GROUP BY ... ORDER BY when rows are
+# duckdb 2.0.0 returns wrong sums from GROUP BY ... ORDER BY when rows are
 # filtered through a join or a scalar subquery (its compressed materialization); off for our queries.
 # the pinned duckdb's wrong-sum workaround, defined once with the warehouse connection
 from greenops.warehouse.duckdb_warehouse import SAFE_SETTINGS as DUCKDB_WORKAROUND  # noqa: E402

@@ -146,6 +146,32 @@ def test_retention_deletes_raw_requests_days_before_the_window_and_keeps_the_qua
     assert _rows(settings_env, "select count(*) from raw.quarantine") == [(4,)]
 
 
+def test_duplicates_of_a_later_day_are_quarantined_at_volume(landing, settings_env, fleet):
+    # the second day's load reads the first day's file (a neighbour: none of its rows are the day's)
+    # before the day's large file; the duplicate search must still see the day's rows (duckdb 2.0.0 did
+    # not: tests/unit/test_duckdb_engine.py)
+    def requests(day, name, n):
+        path = landing / "inference_logs" / f"date={day}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect() as con:
+            con.execute(f"""COPY (SELECT 'r-' || range AS request_id,
+                                         strftime(TIMESTAMP '{day} 00:00:00' + to_milliseconds(range), '%Y-%m-%dT%H:%M:%S.%gZ') AS timestamp,
+                                         'chat-70b-fra' AS deployment, 'llama-3.1-70b-instruct' AS model, 'search' AS project,
+                                         10 AS prompt_tokens, 5 AS completion_tokens, 'success' AS status
+                                  FROM range({n})) TO '{path}' (FORMAT json)""")
+
+    requests("2026-11-20", "a.jsonl", 3)
+    assert ingest.ingest_inference_logs(date(2026, 11, 20), settings=settings_env)["rows"] == 3
+    requests("2026-11-21", "a.jsonl", 150_000)  # more than a row group
+    requests("2026-11-21", "b.jsonl", 10)  # the first 10 ids again
+    summary = ingest.ingest_inference_logs(date(2026, 11, 21), settings=settings_env)
+    assert (summary["rows"], summary["quarantined"]) == (150_000, 10)
+    assert _rows(settings_env, "select count(*), count(distinct request_id) from raw.inference_requests "
+                               "where request_date = '2026-11-21'") == [(150_000, 150_000)]
+    assert _rows(settings_env, "select count(*), min(reason), min(_source_file) from raw.quarantine") == [
+        (10, "duplicate request_id", "inference_logs/date=2026-11-21/b.jsonl")]
+
+
 @pytest.mark.parametrize("name, field", [("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "raw_telemetry_retention_days"),
                                          ("GREENOPS_RAW_REQUESTS_RETENTION_DAYS", "raw_requests_retention_days")])
 def test_retention_setting_is_a_whole_number_of_days(monkeypatch, name, field):
