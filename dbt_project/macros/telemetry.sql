@@ -31,17 +31,18 @@ with run_samples as (
 {% if day_by_day %}
 {%- set day_before = date_add_days("cast('" ~ bounds[0] ~ "' as date)", -1) %}
 -- each GPU's last sample of the day before the run: the previous sample of its first interval
--- (a GPU silent for that whole day starts afresh; a full refresh would join across the silence)
-previous_day as (
-    select {{ columns }}
-    from {{ samples }}
-    where sample_date = {{ day_before }}
-),
-
+-- (a GPU silent for that whole day starts afresh; a full refresh would join across the silence).
+-- The day is read twice, not shared as a common table expression: DuckDB would store its 86 million
+-- samples (at 1,000 GPUs) to find 1,000 rows (docs/benchmarks.md, round 15)
 previous_last as (
     select p.*
-    from previous_day p
-    join (select host, gpu_index, mig_instance, max(sample_ts_utc) as last_ts_utc from previous_day group by 1, 2, 3) l
+    from (select {{ columns }} from {{ samples }} where sample_date = {{ day_before }}) p
+    join (
+        select host, gpu_index, mig_instance, max(sample_ts_utc) as last_ts_utc
+        from {{ samples }}
+        where sample_date = {{ day_before }}
+        group by 1, 2, 3
+    ) l
       on l.host is not distinct from p.host and l.gpu_index is not distinct from p.gpu_index
      and l.mig_instance is not distinct from p.mig_instance
      and l.last_ts_utc = p.sample_ts_utc
