@@ -20,6 +20,7 @@ collector part and its compacted hour, ``Format.superseded``) is not read.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import uuid
 from contextlib import nullcontext
@@ -62,6 +63,10 @@ class Format:
     #: The files of this format found for the day that are not read: another file holds their rows
     #: (the collector's compacted hour and its parts).
     superseded: Callable[[list[LandingFile]], set[LandingFile]] = lambda files: set()
+    #: Its rows' timestamps give their UTC instant by themselves (an offset, epoch milliseconds), not
+    #: by a setting such as a host's time zone: a file's UTC span, once a load has taken it, holds as
+    #: long as the file is unchanged, and the runs of other days need not read it again (_known_elsewhere).
+    absolute_timestamps: bool = False
 
     @property
     def date_tolerance_days(self) -> int:
@@ -69,12 +74,12 @@ class Format:
         return 0 if self.utc_dated else FILE_DATE_TOLERANCE_DAYS
 
 
-def one_at_a_time(stage: FileStager, name: str) -> Format:
+def one_at_a_time(stage: FileStager, name: str, absolute_timestamps: bool = False) -> Format:
     """A format whose stager parses one file: its rows and rejects get the file's id."""
     def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFile]]) -> tuple[str | None, str | None]:
         (file_id, lf), = files
         return tuple(None if sql is None else f"SELECT *, {file_id} AS _file_id FROM ({sql})" for sql in stage(con, lf))
-    return Format(stage_files, name)
+    return Format(stage_files, name, absolute_timestamps=absolute_timestamps)
 
 
 #: The ending of a file's name -> its format.
@@ -185,6 +190,15 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     table, ts, key, part = source.table, source.ts_column, ", ".join(source.key), source.table.partition_column
     loaded_at = _utcnow()
     warehouse = get_warehouse(settings)
+    # numbered in path order before any is left unread, so a file's id does not depend on what an
+    # earlier load found (a rerun gives the same ids)
+    numbered = list(enumerate(files, start=1))
+    fmt = {file_id: format_of(lf) for file_id, lf in numbered}
+    stats = {file_id: lf.path.stat() for file_id, lf in numbered}
+    elsewhere = _known_elsewhere(warehouse, table, day, [(i, lf, stats[i]) for i, lf in numbered
+                                                         if lf.file_date != day and fmt[i].absolute_timestamps])
+    if elsewhere:
+        log.info("%d files not read: unchanged since a load found all their rows outside %s", len(elsewhere), day)
     direct = getattr(warehouse, "transaction_on", None)
     with tempfile.TemporaryDirectory(prefix="greenops-ingest-") as spill:
         con = load_connection(spill)
@@ -192,7 +206,9 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
             types = raw_column_types(con, table)
             con.execute("""CREATE TEMP TABLE day_rejects (_source_line BIGINT, reason VARCHAR, raw_record VARCHAR,
                                                          partition_date DATE, _source_file VARCHAR)""")
-            con.execute("CREATE TEMP TABLE day_files (_file_id INTEGER, _source_file VARCHAR, source_format VARCHAR)")
+            con.execute("""CREATE TEMP TABLE day_files (_file_id INTEGER, _source_file VARCHAR, source_format VARCHAR,
+                                                       file_size_bytes BIGINT, file_modified_utc TIMESTAMP,
+                                                       first_ts_utc TIMESTAMP, last_ts_utc TIMESTAMP)""")
             with direct(con) if direct else nullcontext(None) as catalog:
                 if catalog is None:
                     target = "day_rows"
@@ -201,12 +217,14 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     target = f"{catalog}{RAW_SCHEMA}.{table.name}"
                     con.execute(f"DELETE FROM {target} WHERE {part} = ?", [day])
                 day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {sql_text(day.isoformat())}"
-                numbered = list(enumerate(files, start=1))
-                fmt = {file_id: format_of(lf) for file_id, lf in numbered}
                 if numbered:
-                    con.execute("INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats)",
-                                {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()]})
-                for read in _reads(numbered, fmt):
+                    con.execute("""INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats), unnest($sizes),
+                                          unnest($modified::TIMESTAMP[]), unnest($firsts::TIMESTAMP[]), unnest($lasts::TIMESTAMP[])""",
+                                {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()],
+                                 "sizes": [st.st_size for st in stats.values()], "modified": [_modified_utc(st) for st in stats.values()],
+                                 "firsts": [elsewhere.get(i, (None, None))[0] for i in fmt],
+                                 "lasts": [elsewhere.get(i, (None, None))[1] for i in fmt]})
+                for read in _reads([(i, lf) for i, lf in numbered if i not in elsewhere], fmt):
                     f = fmt[read[0][0]]
                     # a stager may leave the files to be read by the insert (a view over them): an error
                     # there is a file's too, and names it
@@ -255,7 +273,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                     ORDER BY _source_file, _source_line
                     """
                 files_sql = f"""SELECT {sql_text(table.name)} AS raw_table, DATE {sql_text(day.isoformat())} AS partition_date,
-                                       _file_id, _source_file, source_format, {run} FROM day_files ORDER BY _file_id"""
+                                       *, {run} FROM day_files ORDER BY _file_id"""
                 n_rows = con.execute(f"SELECT count(*) FROM ({data_sql})").fetchall()[0][0]
                 n_quarantined = con.execute(f"SELECT count(*) FROM ({quarantine_sql})").fetchall()[0][0]
                 lineage = [SelectPartitionWrite(rt.QUARANTINE, quarantine_sql, (day,), {"source": table.name}),
@@ -269,6 +287,41 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     summary = {"day": day.isoformat(), "files": len(files), "rows": n_rows, "quarantined": n_quarantined}
     log.info("%s %s: %s", table.name, day, summary)
     return summary
+
+
+def _modified_utc(st: os.stat_result) -> datetime:
+    """A file's modification time (UTC, to the microsecond, as the warehouse keeps it)."""
+    return datetime(1970, 1, 1) + timedelta(microseconds=st.st_mtime_ns // 1000)
+
+
+def _known_elsewhere(warehouse, table: rt.RawTable, day: date,
+                     candidates: list[tuple[int, LandingFile, os.stat_result]]) -> dict[int, tuple[datetime, datetime]]:
+    """The candidate files (of another date than ``day``, or undated) that need not be read: a load of
+    the days around (``raw.loaded_files``, partitions ``day`` +-2) took the UTC span of all their rows,
+    they are unchanged since (the same size and modification time), and that span misses ``day``.
+    Returns each one's id -> (first, last) timestamp, recorded again for ``day``.
+
+    A day's run reads the files dated the day before and after, for the rows local dates put across
+    midnight: usually none or a few of each file's. Without this, every daily run parsed the day
+    before's request logs a second time: 20 million requests for none (docs/benchmarks.md, round 16).
+    The run of a file's own date always reads it (it quarantines the rows far from that date)."""
+    if not candidates:
+        return {}
+    warehouse.ensure_raw_tables()
+    known = warehouse.query(
+        f"""SELECT _source_file, file_size_bytes, file_modified_utc, min(first_ts_utc) AS first_ts_utc, max(last_ts_utc) AS last_ts_utc
+            FROM raw.{rt.LOADED_FILES.name}
+            WHERE raw_table = ? AND partition_date BETWEEN ? AND ? AND first_ts_utc IS NOT NULL
+            GROUP BY _source_file, file_size_bytes, file_modified_utc""",
+        [table.name, day - timedelta(days=2), day + timedelta(days=2)]).to_pylist()
+    spans = {(r["_source_file"], r["file_size_bytes"], r["file_modified_utc"]): (r["first_ts_utc"], r["last_ts_utc"]) for r in known}
+    start, end = datetime.combine(day, time()), datetime.combine(day + timedelta(days=1), time())
+    found = {}
+    for file_id, lf, st in candidates:
+        span = spans.get((lf.rel, st.st_size, _modified_utc(st)))
+        if span is not None and (span[1] < start or span[0] >= end):
+            found[file_id] = span
+    return found
 
 
 #: Rows of a day whose keys are grouped by one query in the duplicate search. At the reference size
@@ -425,6 +478,14 @@ def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[
                       "lo_ts": datetime.combine(lo, time()), "after_hi_ts": datetime.combine(hi + timedelta(days=1), time())})
     if rejects_sql is not None:
         n_rejects = con.execute(f"SELECT count(*) FROM ({rejects_sql})").fetchall()[0][0]
+    if tolerance_days and len(read) == 1:
+        # the file's UTC span, all days (its rows and its rejects that have a time): _known_elsewhere
+        times = [f"SELECT {ts} AS t FROM ({conformed})"] if rows_sql is not None else []
+        times += [f"SELECT CAST(record_ts_utc AS TIMESTAMP) FROM ({rejects_sql})"] if n_rejects else []
+        if times:
+            con.execute(f"""UPDATE day_files SET first_ts_utc = s.first_ts, last_ts_utc = s.last_ts
+                            FROM (SELECT min(t) AS first_ts, max(t) AS last_ts FROM ({' UNION ALL '.join(times)})) s
+                            WHERE _file_id = {read[0][0]}""")
     if n_rejects:
         fallback = file_date or day
         if file_date is None and rows_sql is not None:  # an undated file is read alone
@@ -472,7 +533,7 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
     def smi(con, lf):
         return nvidia_smi.stage(con, lf, host_tz.get(lf.host, "UTC"))
 
-    smi_csv, prom = one_at_a_time(smi, "nvidia_smi_csv"), one_at_a_time(dcgm.stage, "dcgm_prometheus")
+    smi_csv, prom = one_at_a_time(smi, "nvidia_smi_csv"), one_at_a_time(dcgm.stage, "dcgm_prometheus", absolute_timestamps=True)
     formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
                         ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True,
                                    superseded=nvml_parquet.superseded_files)}
@@ -499,7 +560,7 @@ def ingest_inference_logs(day: date, load_id: str | None = None, settings: Setti
 
     def stage(con, lf):
         return inference_logs.stage(con, lf, known)
-    jsonl = one_at_a_time(stage, "jsonl")
+    jsonl = one_at_a_time(stage, "jsonl", absolute_timestamps=True)  # an offset is required
     summary = _ingest(REQUESTS, day, {".jsonl": jsonl, ".jsonl.gz": jsonl}, load_id or new_load_id(), s)
     _apply_retention(rt.INFERENCE_REQUESTS, day, s.raw_requests_retention_days, s)
     return summary
@@ -508,4 +569,4 @@ def ingest_inference_logs(day: date, load_id: str | None = None, settings: Setti
 def ingest_grid_intensity(day: date, load_id: str | None = None, settings: Settings | None = None) -> dict:
     """Load one UTC day of hourly grid carbon intensity drops."""
     s = settings or get_settings()
-    return _ingest(GRID, day, {".csv": one_at_a_time(_staged(grid_intensity.parse), "csv")}, load_id or new_load_id(), s)
+    return _ingest(GRID, day, {".csv": one_at_a_time(_staged(grid_intensity.parse), "csv", absolute_timestamps=True)}, load_id or new_load_id(), s)

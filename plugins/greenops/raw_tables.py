@@ -181,9 +181,17 @@ LOADED_FILES = RawTable(
         pa.field("source_format", pa.string()),  # nvidia_smi_csv | dcgm_prometheus | nvml_parquet | jsonl | csv
         pa.field("_load_id", pa.string()),
         pa.field("_loaded_at", pa.timestamp("us")),
+        # the file as it was read: a later run finds it unchanged by these two
+        pa.field("file_size_bytes", pa.int64()),
+        pa.field("file_modified_utc", pa.timestamp("us")),
+        # the earliest and latest UTC timestamp of all the file's rows (every day's, loaded or
+        # quarantined); NULL where not taken (files read many at once) or the file has none
+        pa.field("first_ts_utc", pa.timestamp("us")),
+        pa.field("last_ts_utc", pa.timestamp("us")),
     ]),
     "partition_date",
-    "One row per landing file read for a day of a file-loaded raw table: the lineage its rows share.",
+    "One row per landing file of a day of a file-loaded raw table (read, or known unchanged from an "
+    "earlier load to hold none of the day's rows): the lineage its rows share.",
 )
 
 QUARANTINE = RawTable(

@@ -4,6 +4,8 @@ handled, and a failed load leaves the previous partition in place."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 from datetime import date
 
 import duckdb
@@ -162,6 +164,9 @@ def test_duplicates_of_a_later_day_are_quarantined_at_volume(landing, settings_e
 
     requests("2026-11-20", "a.jsonl", 3)
     assert ingest.ingest_inference_logs(date(2026, 11, 20), settings=settings_env)["rows"] == 3
+    # touched since: the next day's load cannot know it holds none of its rows, and reads it
+    first = landing / "inference_logs" / "date=2026-11-20" / "a.jsonl"
+    os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 1_000_000))
     requests("2026-11-21", "a.jsonl", 150_000)  # more than a row group
     requests("2026-11-21", "b.jsonl", 10)  # the first 10 ids again
     summary = ingest.ingest_inference_logs(date(2026, 11, 21), settings=settings_env)
@@ -170,6 +175,49 @@ def test_duplicates_of_a_later_day_are_quarantined_at_volume(landing, settings_e
                                "where request_date = '2026-11-21'") == [(150_000, 150_000)]
     assert _rows(settings_env, "select count(*), min(reason), min(_source_file) from raw.quarantine") == [
         (10, "duplicate request_id", "inference_logs/date=2026-11-21/b.jsonl")]
+
+
+def test_a_file_of_another_day_is_read_again_only_if_it_may_hold_the_days_rows(landing, settings_env, fleet, caplog):
+    def write(day, lines, mode="w"):
+        path = landing / "inference_logs" / f"date={day}" / "chat.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open(mode) as f:
+            f.writelines((line if isinstance(line, str) else json.dumps(
+                {"request_id": line[0], "timestamp": line[1], "deployment": "chat-70b-fra", "model": "llama-3.1-70b-instruct",
+                 "project": "search", "prompt_tokens": 10, "completion_tokens": 5, "status": "success"})) + "\n" for line in lines)
+
+    def load(day):
+        caplog.clear()
+        summary = ingest.ingest_inference_logs(date.fromisoformat(day), settings=settings_env)
+        not_read = [r.getMessage() for r in caplog.records if "not read" in r.getMessage()]
+        return summary["rows"], summary["quarantined"], not_read
+
+    files_of = ("select _file_id, _source_file, source_format, file_size_bytes, file_modified_utc, first_ts_utc::varchar, "
+                "last_ts_utc::varchar from raw.loaded_files where partition_date = '{}' order by 1")
+    caplog.set_level(logging.INFO, logger="greenops.ingest")
+    # the 20th's log (local dates): a request of the 21st UTC and a line that is not JSON; the 21st's: one request
+    write("2026-11-20", [("a", "2026-11-20T10:00:00Z"), ("b", "2026-11-20T23:30:00-02:00"), "not json"])
+    write("2026-11-21", [("c", "2026-11-21T12:00:00Z")])
+    # the 22nd first: nothing is known of the 21st's file, so it is read (none of its rows are the 22nd's)
+    assert load("2026-11-22") == (0, 0, [])
+    before = _rows(settings_env, files_of.format("2026-11-22"))
+    assert [r[1:2] + r[5:] for r in before] == [("inference_logs/date=2026-11-21/chat.jsonl", "2026-11-21 12:00:00", "2026-11-21 12:00:00")]
+    # the 20th: the 22nd's load took the 21st's file's span, which misses the 20th: not read
+    assert load("2026-11-20") == (1, 1, ["1 files not read: unchanged since a load found all their rows outside 2026-11-20"])
+    # the 21st: the 20th's file reaches into it (01:30 UTC), so it is read, as is its own file
+    assert load("2026-11-21") == (2, 0, [])
+    assert _rows(settings_env, "select request_id, request_date::varchar from raw.inference_requests order by 1") == [
+        ("a", "2026-11-20"), ("b", "2026-11-21"), ("c", "2026-11-21")]
+    assert _rows(settings_env, "select first_ts_utc::varchar, last_ts_utc::varchar from raw.loaded_files "
+                               "where partition_date = '2026-11-21' order by _file_id") == [
+        ("2026-11-20 10:00:00", "2026-11-21 01:30:00"), ("2026-11-21 12:00:00", "2026-11-21 12:00:00")]
+    # the 22nd again: its file list is the same as when it read the file (a rerun gives the same warehouse)
+    assert load("2026-11-22") == (0, 0, ["1 files not read: unchanged since a load found all their rows outside 2026-11-22"])
+    assert _rows(settings_env, files_of.format("2026-11-22")) == before
+    # a file that changed is read again
+    write("2026-11-21", [("d", "2026-11-22T00:10:00Z")], mode="a")
+    assert load("2026-11-22") == (1, 0, [])
+    assert _rows(settings_env, "select request_id from raw.inference_requests where request_date = '2026-11-22'") == [("d",)]
 
 
 @pytest.mark.parametrize("name, field", [("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "raw_telemetry_retention_days"),
