@@ -294,6 +294,11 @@ def _modified_utc(st: os.stat_result) -> datetime:
     return datetime(1970, 1, 1) + timedelta(microseconds=st.st_mtime_ns // 1000)
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """A warehouse's timestamp as naive UTC (BigQuery returns them with the UTC zone, DuckDB without)."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
 def _known_elsewhere(warehouse, table: rt.RawTable, day: date,
                      candidates: list[tuple[int, LandingFile, os.stat_result]]) -> dict[int, tuple[datetime, datetime]]:
     """The candidate files (of another date than ``day``, or undated) that need not be read: a load of
@@ -314,7 +319,8 @@ def _known_elsewhere(warehouse, table: rt.RawTable, day: date,
             WHERE raw_table = ? AND partition_date BETWEEN ? AND ? AND first_ts_utc IS NOT NULL
             GROUP BY _source_file, file_size_bytes, file_modified_utc""",
         [table.name, day - timedelta(days=2), day + timedelta(days=2)]).to_pylist()
-    spans = {(r["_source_file"], r["file_size_bytes"], r["file_modified_utc"]): (r["first_ts_utc"], r["last_ts_utc"]) for r in known}
+    spans = {(r["_source_file"], r["file_size_bytes"], _naive_utc(r["file_modified_utc"])):
+             (_naive_utc(r["first_ts_utc"]), _naive_utc(r["last_ts_utc"])) for r in known}
     start, end = datetime.combine(day, time()), datetime.combine(day + timedelta(days=1), time())
     found = {}
     for file_id, lf, st in candidates:

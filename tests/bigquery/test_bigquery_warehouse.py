@@ -5,7 +5,7 @@ write disposition and uploaded Parquet rows, and the rows the code returns."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
@@ -242,3 +242,61 @@ def test_gcp_billing_from_bigquery_looks_at_the_months_google_still_restates(fak
     assert "cast(null as STRING) as resource_name" in script["sql"] and "cast(t.`project`.`id` as STRING) as project_id" in script["sql"]
     fields = next(s for s in fake.sql() if "COLUMN_FIELD_PATHS" in s)
     assert "from `billing-admin.billing`.INFORMATION_SCHEMA.COLUMN_FIELD_PATHS where table_name = 'gcp_billing_export_v1_01D0E5_6A7B8C_9D0E1F'" in fields
+
+
+def test_request_logs_load_into_bigquery_and_an_unchanged_file_of_another_day_is_not_read_again(fake, monkeypatch, landing):
+    """A day's request logs parsed in DuckDB reach BigQuery as load jobs on the day's partitions; the
+    file of the day before is not parsed when raw.loaded_files says it is unchanged and holds none of
+    the day's rows (here it does hold one, so that not reading it shows: the record is trusted while
+    the file's size and modification time match)."""
+    import json
+    import os
+
+    from greenops import ingest
+    from greenops.settings import PROJECT_ROOT, get_settings
+
+    monkeypatch.setenv("GREENOPS_WAREHOUSE_KIND", "bigquery")
+    monkeypatch.setenv("GREENOPS_BQ_PROJECT", "greenops-test")
+    monkeypatch.setenv("GREENOPS_BQ_API_ENDPOINT", fake.url)
+    monkeypatch.setenv("GREENOPS_LANDING_DIR", str(landing))
+    monkeypatch.setenv("GREENOPS_FLEET_FILE", str(PROJECT_ROOT / "include" / "demo_fleet.yaml"))
+
+    def write(day, request_id, ts):
+        path = landing / "inference_logs" / f"date={day}" / "chat.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"request_id": request_id, "timestamp": ts, "deployment": "chat-70b-fra",
+                                    "model": "llama-3.1-70b-instruct", "project": "search", "prompt_tokens": 10,
+                                    "completion_tokens": 5, "status": "success"}) + "\n")
+        return path
+
+    before = write("2026-11-15", "late", "2026-11-16T00:30:00Z")
+    write("2026-11-16", "own", "2026-11-16T10:00:00Z")
+    st = before.stat()
+    modified = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=st.st_mtime_ns // 1000)
+    fake.responders.append(matching(f"FROM raw.{rt.LOADED_FILES.name}", QueryResult(
+        [("_source_file", "STRING"), ("file_size_bytes", "INTEGER"), ("file_modified_utc", "TIMESTAMP"),
+         ("first_ts_utc", "TIMESTAMP"), ("last_ts_utc", "TIMESTAMP")],
+        [("inference_logs/date=2026-11-15/chat.jsonl", st.st_size, modified,
+          datetime(2026, 11, 15, 8, tzinfo=timezone.utc), datetime(2026, 11, 15, 23, tzinfo=timezone.utc))])))
+
+    summary = ingest.ingest_inference_logs(DAY, load_id="run-1", settings=get_settings())
+    assert summary == {"day": "2026-11-16", "files": 2, "rows": 1, "quarantined": 0}
+    lookup = next(q for q in fake.queries if f"FROM raw.{rt.LOADED_FILES.name}" in q["sql"])
+    assert lookup["parameters"] == {"$0": "inference_requests", "$1": "2026-11-14", "$2": "2026-11-18"}
+    assert problems(lookup["sql"]) == []
+    # the day's rows, quarantine and files: staged by load jobs, committed in one transaction
+    def staged(table):
+        return next(load.parquet_rows for load in fake.loads if load.destination.startswith(f"greenops-test.raw_staging.{table}_"))
+
+    assert [r["request_id"] for r in staged("inference_requests")] == ["own"]
+    files = staged("loaded_files")
+    assert [(f["_file_id"], f["_source_file"], f["first_ts_utc"], f["last_ts_utc"]) for f in files] == [
+        (1, "inference_logs/date=2026-11-15/chat.jsonl", datetime(2026, 11, 15, 8, tzinfo=timezone.utc),
+         datetime(2026, 11, 15, 23, tzinfo=timezone.utc)),  # as recorded: not read
+        (2, "inference_logs/date=2026-11-16/chat.jsonl", datetime(2026, 11, 16, 10, tzinfo=timezone.utc),
+         datetime(2026, 11, 16, 10, tzinfo=timezone.utc))]
+    # touched since it was recorded: read, and its request of the day loaded
+    os.utime(before, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    fake.loads.clear()
+    assert ingest.ingest_inference_logs(DAY, load_id="run-2", settings=get_settings())["rows"] == 2
+    assert sorted(r["request_id"] for r in staged("inference_requests")) == ["late", "own"]
