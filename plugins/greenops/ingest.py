@@ -14,7 +14,8 @@ future' / 'timestamp in the past', in the partition of the file's date), so that
 file is either loaded or in quarantine. A format whose dates are UTC (the collector's Parquet parts)
 is read by the run of its date only, and its rows of other days are quarantined the same way. The
 rule uses the file's date, never the wall clock. A file whose rows another file beside it holds (a
-collector part and its compacted hour, ``Format.superseded``) is not read.
+collector part and its compacted hour, ``Format.superseded``) is not read, nor is a file of another
+date that an earlier load found, unchanged, to hold none of the day's rows (``_known_elsewhere``).
 """
 
 from __future__ import annotations
@@ -63,10 +64,21 @@ class Format:
     #: The files of this format found for the day that are not read: another file holds their rows
     #: (the collector's compacted hour and its parts).
     superseded: Callable[[list[LandingFile]], set[LandingFile]] = lambda files: set()
-    #: Its rows' timestamps give their UTC instant by themselves (an offset, epoch milliseconds), not
-    #: by a setting such as a host's time zone: a file's UTC span, once a load has taken it, holds as
-    #: long as the file is unchanged, and the runs of other days need not read it again (_known_elsewhere).
+    #: Its rows' timestamps give their UTC instant by themselves (an offset, epoch milliseconds): a
+    #: file's UTC span, once a load has taken it, holds as long as the file is unchanged, and the runs
+    #: of other days need not read it again (_known_elsewhere).
     absolute_timestamps: bool = False
+    #: Or the time zone its local timestamps are read in (nvidia-smi: the host's, from the fleet file):
+    #: a span taken in that zone holds while the file and the zone are unchanged.
+    time_zone: Callable[[LandingFile], str] | None = None
+
+    def zone_of(self, lf: LandingFile) -> str | None:
+        return self.time_zone(lf) if self.time_zone else None
+
+    @property
+    def span_reusable(self) -> bool:
+        """Whether a file's UTC span taken by one load can spare the runs of other days its reading."""
+        return self.absolute_timestamps or self.time_zone is not None
 
     @property
     def date_tolerance_days(self) -> int:
@@ -74,12 +86,13 @@ class Format:
         return 0 if self.utc_dated else FILE_DATE_TOLERANCE_DAYS
 
 
-def one_at_a_time(stage: FileStager, name: str, absolute_timestamps: bool = False) -> Format:
+def one_at_a_time(stage: FileStager, name: str, absolute_timestamps: bool = False,
+                  time_zone: Callable[[LandingFile], str] | None = None) -> Format:
     """A format whose stager parses one file: its rows and rejects get the file's id."""
     def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFile]]) -> tuple[str | None, str | None]:
         (file_id, lf), = files
         return tuple(None if sql is None else f"SELECT *, {file_id} AS _file_id FROM ({sql})" for sql in stage(con, lf))
-    return Format(stage_files, name, absolute_timestamps=absolute_timestamps)
+    return Format(stage_files, name, absolute_timestamps=absolute_timestamps, time_zone=time_zone)
 
 
 #: The ending of a file's name -> its format.
@@ -195,8 +208,9 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     numbered = list(enumerate(files, start=1))
     fmt = {file_id: format_of(lf) for file_id, lf in numbered}
     stats = {file_id: lf.path.stat() for file_id, lf in numbered}
-    elsewhere = _known_elsewhere(warehouse, table, day, [(i, lf, stats[i]) for i, lf in numbered
-                                                         if lf.file_date != day and fmt[i].absolute_timestamps])
+    zones = {i: fmt[i].zone_of(lf) for i, lf in numbered}
+    elsewhere = _known_elsewhere(warehouse, table, day, [(i, lf, stats[i], zones[i]) for i, lf in numbered
+                                                         if lf.file_date != day and fmt[i].span_reusable])
     if elsewhere:
         log.info("%d files not read: unchanged since a load found all their rows outside %s", len(elsewhere), day)
     direct = getattr(warehouse, "transaction_on", None)
@@ -208,7 +222,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                                                          partition_date DATE, _source_file VARCHAR)""")
             con.execute("""CREATE TEMP TABLE day_files (_file_id INTEGER, _source_file VARCHAR, source_format VARCHAR,
                                                        file_size_bytes BIGINT, file_modified_utc TIMESTAMP,
-                                                       first_ts_utc TIMESTAMP, last_ts_utc TIMESTAMP)""")
+                                                       first_ts_utc TIMESTAMP, last_ts_utc TIMESTAMP, time_zone VARCHAR)""")
             with direct(con) if direct else nullcontext(None) as catalog:
                 if catalog is None:
                     target = "day_rows"
@@ -219,11 +233,12 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                 day_sql = f"SELECT * FROM {target} WHERE {part} = DATE {sql_text(day.isoformat())}"
                 if numbered:
                     con.execute("""INSERT INTO day_files SELECT unnest($ids), unnest($files), unnest($formats), unnest($sizes),
-                                          unnest($modified::TIMESTAMP[]), unnest($firsts::TIMESTAMP[]), unnest($lasts::TIMESTAMP[])""",
+                                          unnest($modified::TIMESTAMP[]), unnest($firsts::TIMESTAMP[]), unnest($lasts::TIMESTAMP[]),
+                                          unnest($zones::VARCHAR[])""",
                                 {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()],
                                  "sizes": [st.st_size for st in stats.values()], "modified": [_modified_utc(st) for st in stats.values()],
                                  "firsts": [elsewhere.get(i, (None, None))[0] for i in fmt],
-                                 "lasts": [elsewhere.get(i, (None, None))[1] for i in fmt]})
+                                 "lasts": [elsewhere.get(i, (None, None))[1] for i in fmt], "zones": list(zones.values())})
                 for read in _reads([(i, lf) for i, lf in numbered if i not in elsewhere], fmt):
                     f = fmt[read[0][0]]
                     # a stager may leave the files to be read by the insert (a view over them): an error
@@ -300,9 +315,10 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def _known_elsewhere(warehouse, table: rt.RawTable, day: date,
-                     candidates: list[tuple[int, LandingFile, os.stat_result]]) -> dict[int, tuple[datetime, datetime]]:
-    """The candidate files (of another date than ``day``, or undated) that need not be read: a load of
-    the days around (``raw.loaded_files``, partitions ``day`` +-2) took the UTC span of all their rows,
+                     candidates: list[tuple[int, LandingFile, os.stat_result, str | None]]) -> dict[int, tuple[datetime, datetime]]:
+    """The candidate files (of another date than ``day``, or undated; each with the time zone its local
+    timestamps are read in, None for absolute ones) that need not be read: a load of the days around
+    (``raw.loaded_files``, partitions ``day`` +-2) took the UTC span of all their rows in the same zone,
     they are unchanged since (the same size and modification time), and that span misses ``day``.
     Returns each one's id -> (first, last) timestamp, recorded again for ``day``.
 
@@ -314,17 +330,18 @@ def _known_elsewhere(warehouse, table: rt.RawTable, day: date,
         return {}
     warehouse.ensure_raw_tables()
     known = warehouse.query(
-        f"""SELECT _source_file, file_size_bytes, file_modified_utc, min(first_ts_utc) AS first_ts_utc, max(last_ts_utc) AS last_ts_utc
+        f"""SELECT _source_file, file_size_bytes, file_modified_utc, time_zone,
+                   min(first_ts_utc) AS first_ts_utc, max(last_ts_utc) AS last_ts_utc
             FROM raw.{rt.LOADED_FILES.name}
             WHERE raw_table = ? AND partition_date BETWEEN ? AND ? AND first_ts_utc IS NOT NULL
-            GROUP BY _source_file, file_size_bytes, file_modified_utc""",
+            GROUP BY _source_file, file_size_bytes, file_modified_utc, time_zone""",
         [table.name, day - timedelta(days=2), day + timedelta(days=2)]).to_pylist()
-    spans = {(r["_source_file"], r["file_size_bytes"], _naive_utc(r["file_modified_utc"])):
+    spans = {(r["_source_file"], r["file_size_bytes"], _naive_utc(r["file_modified_utc"]), r["time_zone"]):
              (_naive_utc(r["first_ts_utc"]), _naive_utc(r["last_ts_utc"])) for r in known}
     start, end = datetime.combine(day, time()), datetime.combine(day + timedelta(days=1), time())
     found = {}
-    for file_id, lf, st in candidates:
-        span = spans.get((lf.rel, st.st_size, _modified_utc(st)))
+    for file_id, lf, st, zone in candidates:
+        span = spans.get((lf.rel, st.st_size, _modified_utc(st), zone))
         if span is not None and (span[1] < start or span[0] >= end):
             found[file_id] = span
     return found
@@ -536,10 +553,15 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
     s = settings or get_settings()
     host_tz = inventory.load(s.fleet_file).host_timezones()
 
-    def smi(con, lf):
-        return nvidia_smi.stage(con, lf, host_tz.get(lf.host, "UTC"))
+    def zone(lf: LandingFile) -> str:
+        return host_tz.get(lf.host, "UTC")
 
-    smi_csv, prom = one_at_a_time(smi, "nvidia_smi_csv"), one_at_a_time(dcgm.stage, "dcgm_prometheus", absolute_timestamps=True)
+    def smi(con, lf):
+        return nvidia_smi.stage(con, lf, zone(lf))
+
+    # nvidia-smi prints local time: a file's span holds while its host's zone in the fleet file does
+    smi_csv = one_at_a_time(smi, "nvidia_smi_csv", time_zone=zone)
+    prom = one_at_a_time(dcgm.stage, "dcgm_prometheus", absolute_timestamps=True)
     formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
                         ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True,
                                    superseded=nvml_parquet.superseded_files)}

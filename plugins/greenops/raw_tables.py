@@ -188,6 +188,9 @@ LOADED_FILES = RawTable(
         # quarantined); NULL where not taken (files read many at once) or the file has none
         pa.field("first_ts_utc", pa.timestamp("us")),
         pa.field("last_ts_utc", pa.timestamp("us")),
+        # the time zone the file's local timestamps were read in (the host's, from the fleet file);
+        # NULL where every timestamp says its own offset
+        pa.field("time_zone", pa.string()),
     ]),
     "partition_date",
     "One row per landing file of a day of a file-loaded raw table (read, or known unchanged from an "

@@ -274,9 +274,9 @@ def test_request_logs_load_into_bigquery_and_an_unchanged_file_of_another_day_is
     st = before.stat()
     modified = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=st.st_mtime_ns // 1000)
     fake.responders.append(matching(f"FROM raw.{rt.LOADED_FILES.name}", QueryResult(
-        [("_source_file", "STRING"), ("file_size_bytes", "INTEGER"), ("file_modified_utc", "TIMESTAMP"),
+        [("_source_file", "STRING"), ("file_size_bytes", "INTEGER"), ("file_modified_utc", "TIMESTAMP"), ("time_zone", "STRING"),
          ("first_ts_utc", "TIMESTAMP"), ("last_ts_utc", "TIMESTAMP")],
-        [("inference_logs/date=2026-11-15/chat.jsonl", st.st_size, modified,
+        [("inference_logs/date=2026-11-15/chat.jsonl", st.st_size, modified, None,
           datetime(2026, 11, 15, 8, tzinfo=timezone.utc), datetime(2026, 11, 15, 23, tzinfo=timezone.utc))])))
 
     summary = ingest.ingest_inference_logs(DAY, load_id="run-1", settings=get_settings())

@@ -220,6 +220,36 @@ def test_a_file_of_another_day_is_read_again_only_if_it_may_hold_the_days_rows(l
     assert _rows(settings_env, "select request_id from raw.inference_requests where request_date = '2026-11-22'") == [("d",)]
 
 
+def test_an_nvidia_smi_file_of_another_day_is_read_again_when_its_hosts_time_zone_changes(landing, settings_env, tmp_path,
+                                                                                         monkeypatch, caplog):
+    # nvidia-smi prints local time: a file's UTC span depends on its host's zone in the fleet file
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text((PROJECT_ROOT / "include" / "demo_fleet.yaml").read_text())
+    monkeypatch.setenv("GREENOPS_FLEET_FILE", str(fleet_file))
+    from greenops.settings import get_settings
+
+    _smi(landing, "date=2026-11-20", "a.csv", ["2026/11/20 10:00:00.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 200 W"])
+    _smi(landing, "date=2026-11-21", "a.csv", ["2026/11/21 00:30:00.000, 0, GPU-x, NVIDIA H100 80GB HBM3, 300 W"])
+    caplog.set_level(logging.INFO, logger="greenops.ingest")
+
+    def load(day):
+        caplog.clear()
+        summary = ingest.ingest_gpu_telemetry(date.fromisoformat(day), settings=get_settings())
+        return summary["rows"], any("files not read" in r.getMessage() for r in caplog.records)
+
+    # fra1 is Europe/Berlin: the 21st's 00:30 is the 20th's 23:30 UTC
+    assert load("2026-11-21") == (0, False)  # the 20th's file: nothing known of it yet, read
+    assert load("2026-11-20") == (2, False)  # the 21st's file reaches into the 20th: read
+    assert _rows(settings_env, "select time_zone, last_ts_utc::varchar from raw.loaded_files where partition_date = '2026-11-20' "
+                               "order by _file_id") == [("Europe/Berlin", "2026-11-20 09:00:00"), ("Europe/Berlin", "2026-11-20 23:30:00")]
+    assert load("2026-11-21") == (0, True)  # the 20th's file, unchanged, ends on the 20th: not read
+    # the host moves to UTC-10: the same local times are now the 21st's 10:30 UTC, so the file is read
+    fleet_file.write_text(fleet_file.read_text().replace("Europe/Berlin", "Pacific/Honolulu"))
+    assert load("2026-11-21") == (1, False)
+    assert _rows(settings_env, "select sample_ts_utc::varchar from raw.gpu_telemetry_samples where sample_date = '2026-11-21'") == [
+        ("2026-11-21 10:30:00",)]
+
+
 @pytest.mark.parametrize("name, field", [("GREENOPS_RAW_TELEMETRY_RETENTION_DAYS", "raw_telemetry_retention_days"),
                                          ("GREENOPS_RAW_REQUESTS_RETENTION_DAYS", "raw_requests_retention_days")])
 def test_retention_setting_is_a_whole_number_of_days(monkeypatch, name, field):
