@@ -84,3 +84,15 @@ def test_the_compacted_layout_is_the_collectors(tmp_path):
     assert [p.name for p in hours] == ["nvml-00-0000-0005.parquet", "nvml-01-0000-0005.parquet"]
     assert len(parts) == 12 and set(superseded([p.name for p in parts + hours])) == {p.name for p in parts}
     assert pq.read_table(hours[1]).equals(pa.concat_tables([pq.read_table(p) for p in parts[6:]]))
+
+
+@pytest.mark.e2e
+def test_neighbour_files_benchmark_runs_and_parses_the_day_before_only_when_unknown(tmp_path):
+    spec = importlib.util.spec_from_file_location("neighbour_files", REPO / "bench" / "neighbour_files.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.main(["--gpus", "8", "--seconds", "600", "--out", str(tmp_path / "neighbour")])
+    # the day's rows are the same however the day before's files were known; 1 host: a file a day
+    assert {k: (v["rows"], v["files"]) for k, v in result.items()} == {
+        "unknown": (4800, 2), "first_day": (4800, 2), "after_the_first_day": (4800, 2), "rerun": (4800, 2)}
+    assert [result[k]["files_not_parsed"] for k in ("unknown", "first_day", "after_the_first_day", "rerun")] == [0, 0, 1, 1]
