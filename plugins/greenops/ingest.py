@@ -191,7 +191,9 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     # dated in UTC (Format.utc_dated) by the run of its date only
     files = [lf for lf in files_for_day(settings.landing_dir, source.subdir, day, tuple(formats))
              if lf.file_date in (None, day) or not format_of(lf).utc_dated]
-    empty = {lf for lf in files if lf.is_empty}
+    # each file's size and modification time, taken once: emptiness here, lineage and _known_elsewhere below
+    stat = {lf: lf.path.stat() for lf in files}
+    empty = {lf for lf in files if stat[lf].st_size == 0}
     for lf in sorted(empty, key=lambda lf: lf.path):
         log.warning("skipping empty file %s", lf.rel)
     files = [lf for lf in files if lf not in empty]
@@ -207,7 +209,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     # earlier load found (a rerun gives the same ids)
     numbered = list(enumerate(files, start=1))
     fmt = {file_id: format_of(lf) for file_id, lf in numbered}
-    stats = {file_id: lf.path.stat() for file_id, lf in numbered}
+    stats = {file_id: stat[lf] for file_id, lf in numbered}
     zones = {i: fmt[i].zone_of(lf) for i, lf in numbered}
     elsewhere = _known_elsewhere(warehouse, table, day, [(i, lf, stats[i], zones[i]) for i, lf in numbered
                                                          if lf.file_date != day and fmt[i].span_reusable])
@@ -237,8 +239,8 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                                           unnest($zones::VARCHAR[])""",
                                 {"ids": list(fmt), "files": [lf.rel for _, lf in numbered], "formats": [f.name for f in fmt.values()],
                                  "sizes": [st.st_size for st in stats.values()], "modified": [_modified_utc(st) for st in stats.values()],
-                                 "firsts": [elsewhere.get(i, (None, None))[0] for i in fmt],
-                                 "lasts": [elsewhere.get(i, (None, None))[1] for i in fmt], "zones": list(zones.values())})
+                                 "firsts": [elsewhere[i][0] if i in elsewhere else None for i in fmt],
+                                 "lasts": [elsewhere[i][1] if i in elsewhere else None for i in fmt], "zones": list(zones.values())})
                 for read in _reads([(i, lf) for i, lf in numbered if i not in elsewhere], fmt):
                     f = fmt[read[0][0]]
                     # a stager may leave the files to be read by the insert (a view over them): an error

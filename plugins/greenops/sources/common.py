@@ -64,10 +64,6 @@ class LandingFile:
     host: str | None  # from a host=<name> folder
     file_date: date | None  # from a date=YYYY-MM-DD folder or a date in the file name
 
-    @property
-    def is_empty(self) -> bool:
-        return self.path.stat().st_size == 0
-
 
 def _file_date(parts: tuple[str, ...]) -> date | None:
     """The date of the outermost ``date=`` folder, else a date in the file's name; None for neither
