@@ -428,8 +428,10 @@ def run_greenops(landing: Path, work: Path, fleet: Path, day: date = DAY, interv
 NEXT_DAY = DAY + timedelta(days=1)
 #: The incremental models a daily run appends to (every marts table with a date_day is added); their
 #: copies for earlier days have the real row count. Raw samples are not copied (see add_history).
+#: int_onprem_charges is keyed by the month of its hours, but its rows are hours: copied by day.
 HISTORY_TABLES = ("intermediate.int_gpu_energy_hourly", "intermediate.int_gpu_deployment_hours", "intermediate.int_requests_hourly",
-                  "marts.inference_energy_fact")
+                  "intermediate.int_deployment_energy_hourly", "intermediate.int_site_hour_grid_intensity",
+                  "intermediate.int_onprem_charges", "marts.inference_energy_fact")
 
 
 def add_history(warehouse: Path, days: int) -> dict:
@@ -447,7 +449,8 @@ def add_history(warehouse: Path, days: int) -> dict:
     for table in tables:
         # the built day's rows only: the month-to-date CUR also gave the fact its cloud hours of the days
         # before, which the copies replace (else the copies would duplicate them)
-        con.execute(f"delete from {table} where date_day <> ?", [DAY])
+        day = "date_day" if table != "intermediate.int_onprem_charges" else "cast(hour_utc as date)"
+        con.execute(f"delete from {table} where {day} <> ?", [DAY])
         _copy_shifted(con, table, days, "day")
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
     # the charge tables that keep their months (incremental by billing month); a table rebuilt in full
@@ -455,7 +458,7 @@ def add_history(warehouse: Path, days: int) -> dict:
     monthly = [f"{s}.{t}" for s, t in con.execute(
         "select table_schema, table_name from information_schema.columns join information_schema.tables using (table_schema, table_name) "
         "where column_name in ('billing_month_start', 'usage_month_start') and table_schema in ('intermediate', 'marts') "
-        "and table_type = 'BASE TABLE'").fetchall()]
+        "and table_type = 'BASE TABLE'").fetchall() if f"{s}.{t}" not in HISTORY_TABLES]
     for table in ["raw.aws_cur_line_items"] + monthly:
         _copy_shifted(con, table, (days + 1) // 30, "month")
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
@@ -481,6 +484,8 @@ def _copy_shifted(con: duckdb.DuckDBPyConnection, table: str, n: int, unit: str)
             return "md5(charge_id || '|' || k)"
         if c in ("billing_period", "billing_month"):  # 'YYYY-MM'
             return f"strftime(cast({c} || '-01' as date) - to_months(k), '%Y-%m')"
+        if c.endswith("_month_start") and unit == "day":  # the month of the shifted hour
+            return f"cast(date_trunc('month', hour_utc - {shift}) as date)"
         if t == "DATE":
             return f"cast({c} - {shift} as date)"
         if t.startswith("TIMESTAMP"):

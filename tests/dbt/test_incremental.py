@@ -68,24 +68,29 @@ def test_incremental_days_equal_a_full_refresh(tmp_path, monkeypatch):
         dbt_build(incremental, *WITHOUT_TESTS, "--vars", f"{{start_date: '{day}', end_date: '{day}'}}")
 
     dbt_build(full, *WITHOUT_TESTS, "--full-refresh")
-    full_marts, incremental_marts = _marts(full), _marts(incremental)
-    assert set(full_marts) >= {"inference_energy_fact", "energy_per_million_tokens", "efficiency_regressions", "gpu_idle_waste"}
+    full_marts, incremental_marts = _tables(full, HOURLY_TABLES), _tables(incremental, HOURLY_TABLES)
+    assert set(full_marts) >= {"inference_energy_fact", "energy_per_million_tokens", "efficiency_regressions", "gpu_idle_waste",
+                               *HOURLY_TABLES}
     assert set(incremental_marts) == set(full_marts)
+    assert all(full_marts[t] for t in HOURLY_TABLES)
     differing = [t for t in full_marts if not same_rows(full_marts[t], incremental_marts[t])]
     assert differing == []
 
 
 #: The raw tables of the cloud exports and their partition (a billing month, 'YYYY-MM').
 MONTH_TABLES = {"aws_cur_line_items": "billing_period", "gcp_billing_export": "invoice_month", "azure_cost_details": "billing_period"}
+#: What the fact reads by the hour, incremental by day (on-prem charges by the month of the hour):
+#: compared with a full refresh beside the marts.
+HOURLY_TABLES = ["int_deployment_energy_hourly", "int_site_hour_grid_intensity", "int_onprem_charges"]
 #: The charge tables, incremental by month: compared with a full refresh beside the marts.
 CHARGE_TABLES = ["int_aws_charges", "int_gcp_charges", "int_azure_charges", "int_charges", "int_deployment_costs_hourly",
-                 "int_cloud_gpu_usage_hourly"]
+                 "int_cloud_gpu_usage_hourly", *HOURLY_TABLES]
 
 
-def _tables(warehouse: Path) -> dict[str, list[tuple]]:
+def _tables(warehouse: Path, intermediate: list[str] = CHARGE_TABLES) -> dict[str, list[tuple]]:
     rows = _marts(warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        for t in CHARGE_TABLES:
+        for t in intermediate:
             rows[t] = sorted(con.execute(f"select * from intermediate.{t}").fetchall(), key=_key)
     return rows
 
@@ -174,13 +179,14 @@ def test_charges_month_by_month_equal_a_full_refresh(tmp_path, monkeypatch):
         raw_oct = con.execute("select sum(line_item_net_unblended_cost) from raw.aws_cur_line_items where billing_period = '2026-10'").fetchone()[0]
     assert aws_oct == pytest.approx(raw_oct) and aws_oct > 0
 
-    # a warehouse whose charge table predates its month key: the run stops and names the rebuild
-    # instead of appending beside rows it cannot replace
-    with duckdb.connect(str(incremental)) as con:
-        con.execute("alter table intermediate.int_aws_charges drop column billing_month_start")
-        before = con.execute("select count(*) from intermediate.int_aws_charges").fetchone()[0]
-    result = dbt_command(incremental, "run", "--select", "int_aws_charges", env=_dag_env({RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
-    assert result.returncode != 0
-    assert "has no column billing_month_start" in result.stdout and "--full-refresh --select int_aws_charges+" in result.stdout
-    with duckdb.connect(str(incremental), read_only=True) as con:
-        assert con.execute("select count(*) from intermediate.int_aws_charges").fetchone()[0] == before
+    # a warehouse whose table predates its key (a charge table's month, a daily model's day): the run
+    # stops and names the rebuild instead of appending beside rows it cannot replace
+    for table, key in [("int_aws_charges", "billing_month_start"), ("int_deployment_energy_hourly", "date_day")]:
+        with duckdb.connect(str(incremental)) as con:
+            con.execute(f"alter table intermediate.{table} drop column {key}")
+            before = con.execute(f"select count(*) from intermediate.{table}").fetchone()[0]
+        result = dbt_command(incremental, "run", "--select", table, env=_dag_env({RAW_AWS_CUR: ("2026-11-01", "2026-11-30")}))
+        assert result.returncode != 0
+        assert f"has no column {key}" in result.stdout and f"--full-refresh --select {table}+" in result.stdout
+        with duckdb.connect(str(incremental), read_only=True) as con:
+            assert con.execute(f"select count(*) from intermediate.{table}").fetchone()[0] == before

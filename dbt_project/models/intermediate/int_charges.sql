@@ -32,7 +32,7 @@ native_months as (
 known as (select distinct deployment_id from {{ ref('stg_inventory__deployment_gpus') }})
 select
     {{ dbt.hash(dbt.concat(["charge_source", "'|'", "deployment_id", "'|'", "cast(ChargePeriodStart as " ~ dbt.type_string() ~ ")"])) }} as charge_id,
-    {{ month_start('ChargePeriodStart') }} as billing_month_start,
+    billing_month_start,
     charge_source,
     deployment_id,
     {{ focus_columns }}

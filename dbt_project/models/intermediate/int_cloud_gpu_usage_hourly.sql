@@ -12,7 +12,7 @@
 -- it rebuilt and the month before them (a billing month can hold the previous month's usage); it
 -- reads the rows that start a month earlier still (a period can cross a month's start).
 {{ config(**monthly_incremental('usage_month_start', cluster_by=['deployment_id'])) }}
-{%- set in_run = in_run_months(month_start('c.ChargePeriodStart'), widen_months=2, kind='billing') %}
+{%- set in_run = in_run_months_of('c.ChargePeriodStart', widen_months=2, kind='billing') %}
 with aws_usage as (
     select
         c.deployment_id, 'aws' as provider, c.account_id, c.RegionId as region_code, c.ChargePeriodStart, c.ChargePeriodEnd,

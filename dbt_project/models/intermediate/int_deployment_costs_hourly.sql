@@ -12,7 +12,7 @@
 with charges as (
     select * from {{ ref('int_charges') }}
     where deployment_id is not null and BillingCurrency = 'USD'
-      and {{ in_run_months(month_start('ChargePeriodStart'), widen_months=2, kind='charges') }}
+      and {{ in_run_months_of('ChargePeriodStart', widen_months=2, kind='charges') }}
 ),
 
 hourly as (

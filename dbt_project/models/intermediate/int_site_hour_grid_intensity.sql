@@ -2,10 +2,14 @@
 -- On-prem: hourly drops win; otherwise the zone's yearly average for that year, else its latest
 -- year. Cloud regions: the region's factor (seed cloud_region_grid_factors, Cloud Carbon Footprint).
 -- Market-based falls back to location-based when no market-based figure is given.
+-- Incremental by day over the run's span, as the energy it reads (a daily run looks up its own days).
+{{ config(**daily_incremental(cluster_by=['site_id'])) }}
+{%- do require_incremental_key() %}
 with site_hours as (
-    select distinct e.site_id, e.hour_utc, s.grid_zone, s.provider, s.region_code
+    select distinct e.site_id, e.hour_utc, e.date_day, s.grid_zone, s.provider, s.region_code
     from {{ ref('int_deployment_energy_hourly') }} e
     join {{ ref('int_sites') }} s on s.site_id = e.site_id
+    where {{ in_run_interval('e.date_day') }}
 ),
 
 yearly as (select * from {{ ref('stg_grid__intensity_yearly') }}),
@@ -17,6 +21,7 @@ latest_year as (
 select
     sh.site_id,
     sh.hour_utc,
+    sh.date_day,
     sh.grid_zone,
     coalesce(h.gco2e_per_kwh_location, y.gco2e_per_kwh_location, ly.gco2e_per_kwh_location, cf.gco2e_per_kwh_location) as gco2e_per_kwh_location,
     coalesce(h.gco2e_per_kwh_market, h.gco2e_per_kwh_location, y.gco2e_per_kwh_location, ly.gco2e_per_kwh_location, cf.gco2e_per_kwh_location) as gco2e_per_kwh_market,

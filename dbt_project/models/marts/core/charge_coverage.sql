@@ -19,7 +19,7 @@ with charges as (
         deployment_id,
         EffectiveCost
     from {{ ref('int_charges') }}
-    where {{ in_run_months(month_start('ChargePeriodStart'), widen_months=1, kind='charges') }}
+    where {{ in_run_months_of('ChargePeriodStart', widen_months=1, kind='charges') }}
 )
 select
     provider_name,

@@ -6,8 +6,21 @@
 -- deployment-hour with energy and no requests keeps its energy as idle energy of the deployment's
 -- owning project. Requests in an hour without telemetry carry zero energy ('no_telemetry').
 -- So sum(gpu_energy_kwh) here equals the measured total in int_gpu_energy_hourly (tested).
+-- Every row is about one hour, so each input is read for the run's days only (the filter at the end
+-- alone would have every input read in full: the build would grow with the days kept).
 with energy as (
     select * from {{ ref('int_deployment_energy_hourly') }}
+    where {{ in_run_interval('date_day') }}
+),
+
+costs as (
+    select * from {{ ref('int_deployment_costs_hourly') }}
+    where {{ in_run_interval('cast(hour_utc as date)') }}
+),
+
+grid_intensity as (
+    select * from {{ ref('int_site_hour_grid_intensity') }}
+    where {{ in_run_interval('date_day') }}
 ),
 
 requests as (
@@ -16,6 +29,7 @@ requests as (
         {{ stable_sum('weighted_tokens', over='partition by hour_utc, deployment_id') }} as deployment_weighted_tokens,
         sum(requests) over (partition by hour_utc, deployment_id)        as deployment_requests
     from {{ ref('int_requests_hourly') }} r
+    where {{ in_run_interval('r.date_day') }}
 ),
 
 deployments as (
@@ -42,7 +56,7 @@ with_requests as (
 unserved as (
     select hour_utc, deployment_id from energy
     union distinct
-    select hour_utc, deployment_id from {{ ref('int_deployment_costs_hourly') }}
+    select hour_utc, deployment_id from costs
 ),
 
 idle as (
@@ -70,7 +84,6 @@ rows_ as (
 
 sites as (select * from {{ ref('int_sites') }}),
 hosts as (select * from {{ ref('stg_inventory__hosts') }}),
-costs as (select * from {{ ref('int_deployment_costs_hourly') }}),
 hardware as (select * from {{ ref('int_gpu_models') }})
 
 select
@@ -124,7 +137,7 @@ left join energy e on e.hour_utc = x.hour_utc and e.deployment_id = x.deployment
 left join deployments d on d.deployment_id = x.deployment_id
 left join hosts h on h.host = coalesce(e.host, d.host)
 left join sites s on s.site_id = coalesce(e.site_id, h.site_id)
-left join {{ ref('int_site_hour_grid_intensity') }} gi
+left join grid_intensity gi
   on gi.site_id = s.site_id and gi.hour_utc = x.hour_utc
 left join costs c on c.deployment_id = x.deployment_id and c.hour_utc = x.hour_utc
 left join hardware hw on hw.hardware_id = e.gpu_name
