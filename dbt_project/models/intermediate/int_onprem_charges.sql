@@ -11,7 +11,7 @@ with energy as (
     select e.*, s.pue, s.grid_zone
     from {{ ref('int_deployment_energy_hourly') }} e
     join {{ ref('stg_inventory__sites') }} s on s.site_id = e.site_id
-    where {{ in_run_months(month_start('e.date_day'), kind='charges') }}
+    where {{ in_run_months_of('e.hour_utc', kind='charges') }}
 ),
 prices as (select * from {{ ref('electricity_prices') }}),
 hardware as (select * from {{ ref('int_gpu_models') }}),
