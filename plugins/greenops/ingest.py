@@ -36,7 +36,7 @@ from greenops import raw_tables as rt
 from greenops.settings import Settings, get_settings
 from greenops.sources import dcgm, grid_intensity, inference_logs, inventory, nvidia_smi, nvml_parquet
 from greenops.sources.common import (
-    LandingFile, UnreadableFileError, files_for_day, files_name, new_connection, short_error, sql_text,
+    LandingFile, UnreadableFileError, files_for_day, files_name, new_connection, short_error, side_connection, sql_text,
 )
 from greenops.warehouse import PartitionWrite, SelectPartitionWrite, get_warehouse, replace_partitions_from
 from greenops.warehouse.duckdb_warehouse import RAW_SCHEMA
@@ -71,6 +71,12 @@ class Format:
     #: Or the time zone its local timestamps are read in (nvidia-smi: the host's, from the fleet file):
     #: a span taken in that zone holds while the file and the zone are unchanged.
     time_zone: Callable[[LandingFile], str] | None = None
+    #: Its stager keeps each file's text in a table (read_lines: request logs, dcgm scrapes), replaced
+    #: file after file. A transaction keeps every table it replaced until it commits, so under the
+    #: load's transaction (the DuckDB warehouse) a day's texts filled the load's memory and spilled:
+    #: such a stager runs on a side connection of its own, which streams the checked rows to the load's
+    #: (docs/benchmarks.md, round 18). Not worth it for narrower rows: nvidia-smi CSV loaded slower so.
+    stage_apart: bool = False
 
     def zone_of(self, lf: LandingFile) -> str | None:
         return self.time_zone(lf) if self.time_zone else None
@@ -87,12 +93,12 @@ class Format:
 
 
 def one_at_a_time(stage: FileStager, name: str, absolute_timestamps: bool = False,
-                  time_zone: Callable[[LandingFile], str] | None = None) -> Format:
+                  time_zone: Callable[[LandingFile], str] | None = None, stage_apart: bool = False) -> Format:
     """A format whose stager parses one file: its rows and rejects get the file's id."""
     def stage_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, LandingFile]]) -> tuple[str | None, str | None]:
         (file_id, lf), = files
         return tuple(None if sql is None else f"SELECT *, {file_id} AS _file_id FROM ({sql})" for sql in stage(con, lf))
-    return Format(stage_files, name, absolute_timestamps=absolute_timestamps, time_zone=time_zone)
+    return Format(stage_files, name, absolute_timestamps=absolute_timestamps, time_zone=time_zone, stage_apart=stage_apart)
 
 
 #: The ending of a file's name -> its format.
@@ -241,18 +247,22 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
                                  "sizes": [st.st_size for st in stats.values()], "modified": [_modified_utc(st) for st in stats.values()],
                                  "firsts": [elsewhere[i][0] if i in elsewhere else None for i in fmt],
                                  "lasts": [elsewhere[i][1] if i in elsewhere else None for i in fmt], "zones": list(zones.values())})
+                side = side_connection(con) if catalog is not None else None
                 for read in _reads([(i, lf) for i, lf in numbered if i not in elsewhere], fmt):
                     f = fmt[read[0][0]]
+                    work = side if side is not None and f.stage_apart else con
                     # a stager may leave the files to be read by the insert (a view over them): an error
                     # there is a file's too, and names it
                     try:
-                        rows_sql, rejects_sql = f.stage(con, read)
-                        _stage_files(con, source, read, target, rows_sql, rejects_sql, types, day, f.date_tolerance_days)
+                        rows_sql, rejects_sql = f.stage(work, read)
+                        _stage_files(con, work, source, read, target, rows_sql, rejects_sql, types, day, f.date_tolerance_days)
                     except (UnreadableFileError, duckdb.ConversionException, duckdb.InvalidInputException) as exc:
                         error = _failing_file(read, f.stage, source, types, exc)
                         if error is exc:
                             raise
                         raise error from exc
+                if side is not None:
+                    side.close()
 
                 # duplicates: the first copy (by file and line) is loaded, the others are quarantined. The
                 # day is grouped by one hash of the key (a single integer: half the time of the key's
@@ -462,11 +472,14 @@ def _failing_file(read: list[tuple[int, LandingFile]], stage: Stager, source: Fi
     return UnreadableFileError(files_name([lf for _, lf in read]), short_error(exc))
 
 
-def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[tuple[int, LandingFile]], target: str,
-                 rows_sql: str | None, rejects_sql: str | None, types: dict[str, str], day: date, tolerance_days: int) -> None:
+def _stage_files(con: duckdb.DuckDBPyConnection, work: duckdb.DuckDBPyConnection, source: FileSource,
+                 read: list[tuple[int, LandingFile]], target: str, rows_sql: str | None, rejects_sql: str | None,
+                 types: dict[str, str], day: date, tolerance_days: int) -> None:
     """Add the rows of the run's day of files staged together (one date, see _reads) to ``target`` (in
     the raw table's columns and types, with each file's id; absent columns are NULL) and their rejects
-    of that day to ``day_rejects``.
+    of that day to ``day_rejects``, both of ``con``. ``work`` is the connection they were staged on:
+    ``con``, or a side connection (Format.stage_apart), where the rows are then stored once and
+    streamed to ``con``'s insert.
 
     A reject without a usable timestamp of its own belongs to its file's day (folder/name, else the
     file's first row's). A dated file is read by the runs of its date and of the ``tolerance_days``
@@ -478,56 +491,75 @@ def _stage_files(con: duckdb.DuckDBPyConnection, source: FileSource, read: list[
     """
     table, ts = source.table, source.ts_column
     file_date = read[0][1].file_date
+    # the read's files by id, for the rejects' _source_file
+    names = "(VALUES " + ", ".join(f"({i}, {sql_text(lf.rel)})" for i, lf in read) + ") f(_file_id, _source_file)"
     n_rows = n_rejects = 0
     if rows_sql is not None:
-        conformed = _conformed(con, source, rows_sql, types)
+        conformed = _conformed(work, source, rows_sql, types)
+        if work is not con:
+            work.execute(f"CREATE OR REPLACE TEMP TABLE staged_rows AS {conformed}")
+            conformed = "SELECT * FROM staged_rows"
         # the insert returns its row count: no second read of the files (Parquet is read where it lies)
-        n_rows = con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
-                             {"day": day}).fetchall()[0][0]
+        n_rows = insert_from(con, work, f"{target} BY NAME", f"SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
+                         {"day": day})
         if file_date == day:
             lo, hi = file_date - timedelta(days=tolerance_days), file_date + timedelta(days=tolerance_days)
             beyond = "more than a day " if tolerance_days else ""
             skip = {table.partition_column} | {f.name for f in rt.FILE_LINEAGE}
             values = ", ".join(f"{c} := r.{c}" for c in table.columns if c not in skip)  # the parsed row, as JSON
-            con.execute(f"""
-                INSERT INTO day_rejects
+            insert_from(con, work, "day_rejects", f"""
                 SELECT r._source_line,
                        CASE WHEN r.{table.partition_column} > $hi THEN 'timestamp in the future: ' || r.{ts}
                                 || ' UTC is {beyond}after the file''s date ' || $file_date
                             ELSE 'timestamp in the past: ' || r.{ts}
                                 || ' UTC is {beyond}before the file''s date ' || $file_date END,
                        CAST(to_json(struct_pack({values})) AS VARCHAR), $day, f._source_file
-                FROM ({conformed}) r JOIN day_files f USING (_file_id)
+                FROM ({conformed}) r JOIN {names} USING (_file_id)
                 WHERE r.{ts} < $lo_ts OR r.{ts} >= $after_hi_ts
                 """, {"day": day, "hi": hi, "file_date": file_date.isoformat(),
                       "lo_ts": datetime.combine(lo, time()), "after_hi_ts": datetime.combine(hi + timedelta(days=1), time())})
     if rejects_sql is not None:
-        n_rejects = con.execute(f"SELECT count(*) FROM ({rejects_sql})").fetchall()[0][0]
+        n_rejects = work.execute(f"SELECT count(*) FROM ({rejects_sql})").fetchall()[0][0]
     if tolerance_days and len(read) == 1:
         # the file's UTC span, all days (its rows and its rejects that have a time): _known_elsewhere
         times = [f"SELECT {ts} AS t FROM ({conformed})"] if rows_sql is not None else []
         times += [f"SELECT CAST(record_ts_utc AS TIMESTAMP) FROM ({rejects_sql})"] if n_rejects else []
         if times:
-            con.execute(f"""UPDATE day_files SET first_ts_utc = s.first_ts, last_ts_utc = s.last_ts
-                            FROM (SELECT min(t) AS first_ts, max(t) AS last_ts FROM ({' UNION ALL '.join(times)})) s
-                            WHERE _file_id = {read[0][0]}""")
+            span = work.execute(f"SELECT min(t), max(t) FROM ({' UNION ALL '.join(times)})").fetchall()[0]
+            con.execute("UPDATE day_files SET first_ts_utc = ?, last_ts_utc = ? WHERE _file_id = ?", [*span, read[0][0]])
     if n_rejects:
         fallback = file_date or day
         if file_date is None and rows_sql is not None:  # an undated file is read alone
-            fallback = con.execute(f"SELECT CAST(min({ts}) AS DATE) FROM ({rows_sql})").fetchall()[0][0] or fallback
+            fallback = work.execute(f"SELECT CAST(min({ts}) AS DATE) FROM ({rows_sql})").fetchall()[0][0] or fallback
         near = ("true" if file_date is None
                 else f"abs(date_diff('day', DATE {sql_text(file_date.isoformat())}, CAST(record_ts_utc AS DATE))) <= {tolerance_days}")
-        con.execute(f"""
-            INSERT INTO day_rejects
+        insert_from(con, work, "day_rejects", f"""
             SELECT * FROM (
                 SELECT CAST(r._source_line AS BIGINT) AS _source_line, r.reason, r.raw_record,
                        CASE WHEN r.record_ts_utc IS NOT NULL AND {near} THEN CAST(r.record_ts_utc AS DATE) ELSE $fallback END AS partition_date,
                        f._source_file
-                FROM ({rejects_sql}) r JOIN day_files f USING (_file_id))
+                FROM ({rejects_sql}) r JOIN {names} USING (_file_id))
             WHERE partition_date = $day
             """, {"fallback": fallback, "day": day})
     name = read[0][1].rel if len(read) == 1 else f"{len(read)} files from {read[0][1].rel} to {read[-1][1].rel}"
     log.info("%s: %d rows of %s, %d rejected", name, n_rows, day, n_rejects)
+
+
+#: Rows a batch when rows are streamed from a side connection to the load's.
+HANDOVER_BATCH_ROWS = 122_880
+
+
+def insert_from(con: duckdb.DuckDBPyConnection, work: duckdb.DuckDBPyConnection, into: str, select_sql: str,
+                params: dict) -> int:
+    """``INSERT INTO <into>`` (a table of ``con``, with BY NAME or not) the rows of ``select_sql`` run on
+    ``work``: in one statement when ``work`` is ``con``, else streamed in Arrow batches. The row count."""
+    if work is con:
+        return con.execute(f"INSERT INTO {into} {select_sql}", params).fetchall()[0][0]
+    con.register("handed_over", work.sql(select_sql, params=params).to_arrow_reader(HANDOVER_BATCH_ROWS))
+    try:
+        return con.execute(f"INSERT INTO {into} SELECT * FROM handed_over").fetchall()[0][0]
+    finally:
+        con.unregister("handed_over")
 
 
 def load_inventory(load_id: str | None = None, settings: Settings | None = None) -> dict:
@@ -563,7 +595,7 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
 
     # nvidia-smi prints local time: a file's span holds while its host's zone in the fleet file does
     smi_csv = one_at_a_time(smi, "nvidia_smi_csv", time_zone=zone)
-    prom = one_at_a_time(dcgm.stage, "dcgm_prometheus", absolute_timestamps=True)
+    prom = one_at_a_time(dcgm.stage, "dcgm_prometheus", absolute_timestamps=True, stage_apart=True)
     formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
                         ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True,
                                    superseded=nvml_parquet.superseded_files)}
@@ -590,7 +622,7 @@ def ingest_inference_logs(day: date, load_id: str | None = None, settings: Setti
 
     def stage(con, lf):
         return inference_logs.stage(con, lf, known)
-    jsonl = one_at_a_time(stage, "jsonl", absolute_timestamps=True)  # an offset is required
+    jsonl = one_at_a_time(stage, "jsonl", absolute_timestamps=True, stage_apart=True)  # an offset is required
     summary = _ingest(REQUESTS, day, {".jsonl": jsonl, ".jsonl.gz": jsonl}, load_id or new_load_id(), s)
     _apply_retention(rt.INFERENCE_REQUESTS, day, s.raw_requests_retention_days, s)
     return summary

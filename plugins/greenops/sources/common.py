@@ -193,10 +193,21 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     from greenops.warehouse.duckdb_warehouse import SAFE_SETTINGS
 
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
     # read_lines numbers a file's lines by their order in a temp table: keep insertion order (the default)
     con.execute("SET preserve_insertion_order = true")
     con.execute(SAFE_SETTINGS)
+    return _session(con)
+
+
+def side_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to ``con``'s in-memory database (its settings and attached files), with its
+    own transactions and temp tables."""
+    return _session(con.cursor())
+
+
+def _session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The settings each connection has to be given (the others are the database's)."""
+    con.execute("SET TimeZone = 'UTC'")
     return con
 
 
