@@ -187,7 +187,8 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     """Parse the day's files into one DuckDB connection, keep the day's rows, quarantine the rest with
     their reasons, and replace the day's partitions. The rows stay in DuckDB from file to warehouse:
     a DuckDB warehouse is attached first and each file's rows go straight into the raw table, in one
-    transaction (the day's partition deleted first) that commits after the last file; other
+    transaction (the day's partition deleted first) that commits after the last file (a format that
+    keeps each file's text is staged beside it and its rows streamed in: Format.stage_apart); other
     warehouses receive the day from a temp table as Arrow. The files read are numbered in path order
     (``_file_id``) and written to ``raw.loaded_files`` with the day."""
     def format_of(lf: LandingFile) -> Format:
