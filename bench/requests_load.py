@@ -48,15 +48,15 @@ def main(argv=None) -> dict:
     spill = args.out / "tmp"
     spill.mkdir(parents=True, exist_ok=True)
     tempfile.tempdir = str(spill)  # the load's temporary folder is made here
-    warehouse = args.out / "requests.duckdb"
-    os.environ.update({"GREENOPS_LANDING_DIR": str(landing), "GREENOPS_FLEET_FILE": str(args.out / "fleet.yaml"),
-                       "GREENOPS_WAREHOUSE": str(warehouse)})
+    work = args.out / "work-requests"
+    work.mkdir(exist_ok=True)
+    fb._greenops_settings(landing, work, args.out / "fleet.yaml")
     from greenops import ingest
     from greenops.settings import get_settings
 
     runs = []
     for _ in range(args.runs):
-        for path in args.out.glob("requests.duckdb*"):
+        for path in work.glob("wh.duckdb*"):
             path.unlink()
         peak, done = [0], threading.Event()
 
