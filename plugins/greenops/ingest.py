@@ -71,11 +71,13 @@ class Format:
     #: Or the time zone its local timestamps are read in (nvidia-smi: the host's, from the fleet file):
     #: a span taken in that zone holds while the file and the zone are unchanged.
     time_zone: Callable[[LandingFile], str] | None = None
-    #: Its stager keeps each file's text in a table (read_lines: request logs, dcgm scrapes), replaced
-    #: file after file. A transaction keeps every table it replaced until it commits, so under the
-    #: load's transaction (the DuckDB warehouse) a day's texts filled the load's memory and spilled:
-    #: such a stager runs on a side connection of its own, which streams the checked rows to the load's
-    #: (docs/benchmarks.md, round 18). Not worth it for narrower rows: nvidia-smi CSV loaded slower so.
+    #: Its stager copies each file into tables (request logs and dcgm scrapes their text, nvidia-smi CSV
+    #: its checked rows), replaced file after file. A transaction keeps every table it replaced until it
+    #: commits, so under the load's transaction (the DuckDB warehouse) a day's tables filled the load's
+    #: memory and spilled: 5 GB for the reference day's request logs, 5.1-5.9 GB for its nvidia-smi CSV.
+    #: Such a stager runs on a side connection of its own, from which the checked rows are streamed to
+    #: the load's insert (docs/benchmarks.md, rounds 18 and 19). The collector's Parquet is read where
+    #: it lies (a view): nothing to free.
     stage_apart: bool = False
 
     def zone_of(self, lf: LandingFile) -> str | None:
@@ -188,7 +190,7 @@ def _ingest(source: FileSource, day: date, formats: Formats, load_id: str, setti
     their reasons, and replace the day's partitions. The rows stay in DuckDB from file to warehouse:
     a DuckDB warehouse is attached first and each file's rows go straight into the raw table, in one
     transaction (the day's partition deleted first) that commits after the last file (a format that
-    keeps each file's text is staged beside it and its rows streamed in: Format.stage_apart); other
+    copies each file into tables is staged beside it and its rows streamed in: Format.stage_apart); other
     warehouses receive the day from a temp table as Arrow. The files read are numbered in path order
     (``_file_id``) and written to ``raw.loaded_files`` with the day."""
     def format_of(lf: LandingFile) -> Format:
@@ -479,8 +481,8 @@ def _stage_files(con: duckdb.DuckDBPyConnection, work: duckdb.DuckDBPyConnection
     """Add the rows of the run's day of files staged together (one date, see _reads) to ``target`` (in
     the raw table's columns and types, with each file's id; absent columns are NULL) and their rejects
     of that day to ``day_rejects``, both of ``con``. ``work`` is the connection they were staged on:
-    ``con``, or a side connection (Format.stage_apart), where the rows are then stored once and
-    streamed to ``con``'s insert.
+    ``con``, or a side connection (Format.stage_apart), from which the rows are streamed to ``con``'s
+    insert (the stager's tables are read again for the rows out of range and the span: no copy).
 
     A reject without a usable timestamp of its own belongs to its file's day (folder/name, else the
     file's first row's). A dated file is read by the runs of its date and of the ``tolerance_days``
@@ -497,9 +499,6 @@ def _stage_files(con: duckdb.DuckDBPyConnection, work: duckdb.DuckDBPyConnection
     n_rows = n_rejects = 0
     if rows_sql is not None:
         conformed = _conformed(work, source, rows_sql, types)
-        if work is not con:
-            work.execute(f"CREATE OR REPLACE TEMP TABLE staged_rows AS {conformed}")
-            conformed = "SELECT * FROM staged_rows"
         # the insert returns its row count: no second read of the files (Parquet is read where it lies)
         n_rows = insert_from(con, work, f"{target} BY NAME", f"SELECT * FROM ({conformed}) WHERE {table.partition_column} = $day",
                          {"day": day})
@@ -595,7 +594,7 @@ def ingest_gpu_telemetry(day: date, load_id: str | None = None, settings: Settin
         return nvidia_smi.stage(con, lf, zone(lf))
 
     # nvidia-smi prints local time: a file's span holds while its host's zone in the fleet file does
-    smi_csv = one_at_a_time(smi, "nvidia_smi_csv", time_zone=zone)
+    smi_csv = one_at_a_time(smi, "nvidia_smi_csv", time_zone=zone, stage_apart=True)
     prom = one_at_a_time(dcgm.stage, "dcgm_prometheus", absolute_timestamps=True, stage_apart=True)
     formats: Formats = {".csv": smi_csv, ".csv.gz": smi_csv, ".prom": prom, ".prom.gz": prom,
                         ".parquet": Format(nvml_parquet.stage_files, "nvml_parquet", PARQUET_FILES_PER_READ, utc_dated=True,

@@ -98,10 +98,15 @@ def test_neighbour_files_benchmark_runs_and_parses_the_day_before_only_when_unkn
     assert [result[k]["files_not_parsed"] for k in ("unknown", "first_day", "after_the_first_day", "rerun")] == [0, 0, 1, 1]
 
 
-def test_requests_load_benchmark_runs_and_loads_every_request_on_each_run(tmp_path):
-    spec = importlib.util.spec_from_file_location("requests_load", REPO / "bench" / "requests_load.py")
+def test_raw_load_benchmark_loads_every_request_and_sample_on_each_run(tmp_path):
+    spec = importlib.util.spec_from_file_location("raw_load", REPO / "bench" / "raw_load.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    result = bench.main(["--gpus", "8", "--seconds", "600", "--runs", "2", "--out", str(tmp_path / "requests")])
+    out = str(tmp_path / "day")
+    result = bench.main(["--gpus", "8", "--seconds", "600", "--runs", "2", "--out", out])
     # 20,000 requests a GPU and day, over 600 of its seconds: 1,111, in one log per deployment (2)
     assert [(r["rows"], r["quarantined"], r["files"]) for r in result["runs"]] == [(1111, 0, 2), (1111, 0, 2)]
+    # the same fleet's nvidia-smi CSV: 8 GPUs x 600 s, one file per host of 8 GPUs
+    result = bench.main(["--source", "telemetry", "--format", "csv", "--gpus", "8", "--seconds", "600", "--out", out])
+    assert [(r["rows"], r["quarantined"], r["files"]) for r in result["runs"]] == [(4800, 0, 1)]
+    assert result["peak_rss_mb"] > 0
