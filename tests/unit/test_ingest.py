@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+from contextlib import closing
 from datetime import date
 
 import duckdb
@@ -355,3 +357,48 @@ def test_duplicate_batches_keep_files_that_could_share_a_key_together(monkeypatc
     monkeypatch.setattr(ingest, "DUPLICATE_BATCH_ROWS", 6)  # whole groups filled up to 6 rows, in file order
     assert ingest._duplicate_batches(con, "select * from day", key) == [[1, 2, 3], [4], [5, 6, 7], [8, 9, 10]]
     assert ingest._duplicate_batches(con, "select * from day", ("_file_id",)) == [[]]  # a bare id: one batch
+
+
+def test_stage_ahead_stages_the_next_file_while_one_is_loaded_and_never_reuses_a_side_connection_in_use(tmp_path):
+    """Files of a stage_apart format are staged one ahead, on two side connections in turn: read k + 1
+    is staged while the caller loads read k, and read k + 2 (which replaces read k's tables on the
+    same connection) only once the caller has gone past read k. Other formats are staged on the
+    load's connection, when asked; an error of a staging is raised by its call, in file order."""
+    con = duckdb.connect()
+    sides = [con.cursor(), con.cursor()]
+    events = []
+    second_staged = threading.Event()
+
+    def stage(work, read):
+        (file_id, _), = read
+        if file_id == 2:
+            second_staged.set()
+        if file_id == 5:
+            raise UnreadableFileError(f"f{file_id}.csv", "bad file")
+        work.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT {file_id} AS file_id")
+        events.append(("staged", file_id, sides.index(work) if work in sides else "con"))
+        return f"SELECT * FROM staged", None
+
+    apart = ingest.Format(stage, "apart", stage_apart=True)
+    here = ingest.Format(stage, "here")
+    fmt = {1: apart, 2: apart, 3: here, 4: apart, 5: apart, 6: apart}
+    reads = [[(i, None)] for i in fmt]
+    seen = []
+    with pytest.raises(UnreadableFileError, match="f5.csv"):
+        with closing(ingest._stage_ahead(reads, fmt, con, sides)) as staged:
+            for read, f, work, staging in staged:
+                rows_sql, _ = staging()
+                if read[0][0] == 1:  # read 2 is staged while read 1 is loaded, not after
+                    assert second_staged.wait(10)
+                # the read's tables are still its own while the next one is being staged
+                seen.append((read[0][0], f.name, work.execute(rows_sql).fetchall()[0][0]))
+                events.append(("loaded", read[0][0]))
+    assert seen == [(1, "apart", 1), (2, "apart", 2), (3, "here", 3), (4, "apart", 4)]
+    order = [e[:2] for e in events]
+    # read 3 (not apart) is staged only when its turn comes
+    assert order.index(("loaded", 2)) < order.index(("staged", 3)) < order.index(("loaded", 3))
+    # sides in turn by position (read 4, the fourth, on the side read 2 used, once read 2 was loaded)
+    assert {e[1]: e[2] for e in events if e[0] == "staged"} == {1: 0, 2: 1, 3: "con", 4: 1, 6: 1}
+    assert order.index(("loaded", 2)) < order.index(("staged", 4))
+    # read 6 was staged ahead while the failing read 5 was the caller's; its error came in turn
+    assert order[-1] == ("staged", 6) and ("loaded", 6) not in order
