@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -83,7 +82,7 @@ def main(argv=None) -> dict:
         runs.append({"s": seconds, "rows": summary["rows"], "quarantined": summary["quarantined"],
                      "files": summary["files"], "peak_spill_mb": round(peak[0] / 1e6, 1)})
     result = {"source": args.source, "format": args.format, "runs": runs,
-              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)}
+              "peak_rss_mb": round(fb._own_peak_rss_kb() / 1e3, 1)}
     print(json.dumps(result))
     return result
 
