@@ -1,6 +1,10 @@
 -- One row per deployment and UTC hour: the GPU energy of the GPUs it ran on. On-prem: measured
 -- (int_gpu_deployment_hours). Cloud without our telemetry: estimated from instance-hours and a power
--- model (int_cloud_gpu_usage_hourly), energy_method 'estimated'.
+-- model (int_cloud_gpu_usage_hourly), energy_method 'estimated'. A cloud hour in which the deployment
+-- served no request, on a UTC day it served some (its request logs are loaded), is idle: its GPUs are
+-- estimated at idle power (0 % utilization) and all of its GPU-hours count as low-utilization hours
+-- (gpu_idle_waste). On a day without any of its requests nothing is known of its use: every hour is
+-- estimated at var cloud_gpu_utilization_pct and none is counted idle.
 -- Incremental by day over the run's span, as the fact that reads it: a daily run sums its own days'
 -- GPU-hours, so its cost does not grow with the days kept (it was a full rebuild each run: 4 s on a
 -- year at 1,000 GPUs, docs/benchmarks.md, round 17). Both inputs keep every day they built.
@@ -43,11 +47,34 @@ deployments as (
     group by deployment_id
 ),
 
+-- the cloud deployments' hours with requests, and the days with any (all models and projects)
+served_hours as (
+    select deployment_id, hour_utc, date_day
+    from {{ ref('int_requests_hourly') }}
+    where {{ in_run_interval('date_day') }} and requests > 0
+    group by deployment_id, hour_utc, date_day
+),
+
+served_days as (
+    select distinct deployment_id, date_day from served_hours
+),
+
+cloud_hours as (
+    select
+        u.*,
+        cast(u.hour_utc as date)                 as date_day,
+        sd.deployment_id is not null and sh.deployment_id is null as is_idle
+    from {{ ref('int_cloud_gpu_usage_hourly') }} u
+    left join served_days sd on sd.deployment_id = u.deployment_id and sd.date_day = cast(u.hour_utc as date)
+    left join served_hours sh on sh.deployment_id = u.deployment_id and sh.hour_utc = u.hour_utc
+    where {{ in_run_interval('cast(u.hour_utc as date)') }}
+),
+
 cloud as (
     select
         u.deployment_id,
         u.hour_utc,
-        cast(u.hour_utc as date)                 as date_day,
+        u.date_day,
         d.model_id,
         d.owner_project_id,
         true                                     as is_allocated,
@@ -56,16 +83,15 @@ cloud as (
         u.gpu_name,
         -- GPUs in use on average in the hour
         cast(round(u.gpu_hours) as {{ dbt.type_int() }}) as gpu_count,
-        u.gpu_energy_kwh,
+        case when u.is_idle then u.gpu_energy_at_idle_kwh else u.gpu_energy_kwh end as gpu_energy_kwh,
         u.gpu_hours,
-        0.0                                      as low_util_gpu_energy_kwh,
-        0.0                                      as low_util_gpu_hours,
+        case when u.is_idle then u.gpu_energy_at_idle_kwh else 0.0 end as low_util_gpu_energy_kwh,
+        case when u.is_idle then u.gpu_hours else 0.0 end as low_util_gpu_hours,
         0.0                                      as gap_s,
-        cast(u.assumed_utilization_gpu_pct as {{ type_double() }}) as avg_utilization_gpu_pct,
+        cast(case when u.is_idle then 0 else u.assumed_utilization_gpu_pct end as {{ type_double() }}) as avg_utilization_gpu_pct,
         'estimated'                              as energy_method
-    from {{ ref('int_cloud_gpu_usage_hourly') }} u
+    from cloud_hours u
     join deployments d on d.deployment_id = u.deployment_id
-    where {{ in_run_interval('cast(u.hour_utc as date)') }}
 )
 
 select * from onprem
