@@ -1,6 +1,7 @@
 """The demo's AWS-hosted deployment flows from CUR and carbon exports in the S3 layout to the fact:
 estimated GPU energy from instance-hours and the power model, CUR cost, region carbon, unattributed
-spend kept, and the reconciliation with AWS's own carbon figures."""
+spend kept, the reconciliation with AWS's own carbon figures, and an hour without requests counted
+as idle (estimated at idle power)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ def test_aws_deployment_in_the_star_schema(tmp_path, monkeypatch):
     monkeypatch.setenv("GREENOPS_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("GREENOPS_FLEET_FILE", str(PROJECT_ROOT / "include" / "demo_fleet.yaml"))
     generate(landing, PROJECT_ROOT / "include" / "demo_fleet.yaml", DAY, 1, seed=5)
+    # the service received nothing from 03:00 to 04:00 UTC: its log lacks the hour
+    log = landing / "inference_logs" / f"date={DAY}" / "rag-8b-aws.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if f'"timestamp":"{DAY}T03:' not in line]
+    assert 0 < len(lines) - len(kept) < len(lines)
+    log.write_text("".join(kept))
     ingest.load_inventory()
     ingest.ingest_inference_logs(DAY)
     assert ingest_aws.ingest_aws_cur()["reloaded"] == ["2026-11"]
@@ -36,8 +43,9 @@ def test_aws_deployment_in_the_star_schema(tmp_path, monkeypatch):
         energy, cost, carbon, method, site = q(
             "select sum(gpu_energy_kwh), sum(cloud_cost_usd), sum(carbon_kgco2e_location), any_value(energy_method), any_value(site_id) "
             "from marts.inference_energy_fact where deployment_id = 'rag-8b-aws'")[0]
-        # g6e.12xlarge = 4 x L40S; 24 h x 4 GPUs x (37 W idle + 50 % x (350 - 37) W) / 1000
-        expected_kwh = 24 * 4 * (37 + 0.5 * (350 - 37)) / 1000
+        # g6e.12xlarge = 4 x L40S; 23 h x 4 GPUs x (37 W idle + 50 % x (350 - 37) W) / 1000, and the
+        # hour without requests at idle power: 4 GPUs x 37 W
+        expected_kwh = 23 * 4 * (37 + 0.5 * (350 - 37)) / 1000 + 4 * 37 / 1000
         assert energy == pytest.approx(expected_kwh)
         assert method == "estimated" and site == "aws/us-east-1"
         # AWS PUE 1.135 x us-east-1's 415.755 gCO2e/kWh (Cloud Carbon Footprint)
@@ -47,6 +55,13 @@ def test_aws_deployment_in_the_star_schema(tmp_path, monkeypatch):
         # the untagged experiment box stays visible as unattributed spend
         assert q("select sum(EffectiveCost) from intermediate.int_charges where charge_source = 'aws_cur' and deployment_id is null") == [
             (pytest.approx(24 * 1.006),)]
+        # the idle hour's GPU-hours, energy and cost (the instance's, and the S3 share of the hour)
+        hour_cost = q("select sum(cloud_cost_usd) from marts.inference_energy_fact where deployment_id = 'rag-8b-aws' "
+                      f"and hour_utc = TIMESTAMP '{DAY} 03:00:00'")[0][0]
+        assert hour_cost >= AWS_INSTANCE["usd_per_hour"]
+        assert q("select idle_gpu_hours, idle_gpu_energy_kwh, idle_cost_usd, idle_energy_share_pct from marts.gpu_idle_waste "
+                 "where deployment_id = 'rag-8b-aws'") == [
+            (pytest.approx(4.0), pytest.approx(4 * 37 / 1000), pytest.approx(hour_cost), pytest.approx(4 * 37 / 1000 * 100 / expected_kwh))]
         kpi = q("select cost_usd, successful_requests, cost_usd_per_1k_inferences from marts.cost_per_1k_inferences where deployment_id = 'rag-8b-aws'")
         assert len(kpi) == 1 and kpi[0][2] == pytest.approx(kpi[0][0] * 1000 / kpi[0][1])
         rec = q("select reported_kgco2e_location, estimated_kgco2e_location, ratio_location from marts.aws_carbon_reconciliation")
