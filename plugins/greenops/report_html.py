@@ -542,7 +542,8 @@ repository has the full text and docs/analysts.md the reporting views. Units are
 <dd>On premises, from the GPU's energy counter where it has one (dcgm, NVML: exact, across gaps), else
 the trapezoid rule over power samples, (P<sub>prev</sub> + P) / 2 × seconds, for gaps up to 120 s; longer
 gaps are reported, not guessed. Cloud deployments without our telemetry are <em>estimated</em> with the
-Cloud Carbon Footprint power model: GPU-hours from the billing export × (idle W + 50 % × (board W − idle W)).
+Cloud Carbon Footprint power model: GPU-hours from the billing export × (idle W + 50 % × (board W − idle W));
+an hour in which the deployment served no request, on a day it served some, at idle W, and counted idle.
 The <em>Sites</em> table shows how much energy was estimated.</dd>
 <dt>Attribution</dt>
 <dd>A GPU belongs to the deployment whose inventory entry lists it. A deployment-hour's energy is split
