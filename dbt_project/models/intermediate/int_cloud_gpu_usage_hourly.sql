@@ -1,7 +1,9 @@
 -- One row per cloud deployment and UTC hour it ran GPU instances, with GPU energy ESTIMATED from a
--- power model (no telemetry): GPU-hours x (idle_w + utilization x (tdp_w - idle_w)) / 1000, the
--- Cloud Carbon Footprint method, with var cloud_gpu_utilization_pct (default 50 %) and the GPU
--- model's idle and board power from gpu_specs (cited there); gpu_energy_at_idle_kwh is the same at 0 %. GPU-hours, one CTE per provider:
+-- power model (no telemetry, macro estimated_gpu_energy_kwh): GPU-hours x (idle_w + utilization x
+-- (tdp_w - idle_w)) / 1000, the Cloud Carbon Footprint method, with var cloud_gpu_utilization_pct
+-- (default 50 %) and the GPU model's idle and board power from gpu_specs (cited there);
+-- gpu_energy_at_idle_kwh is the same at 0 %.
+-- GPU-hours, one CTE per provider:
 --   aws: the CUR's BoxUsage line items of GPU instance types (seed aws_gpu_instances)
 --   gcp: Cloud Billing's vCPU rows of GPU machine types (seed gcp_gpu_machine_types; int_gcp_charges)
 --   azure: usage rows of GPU VM sizes (seed azure_gpu_vm_sizes; int_azure_charges)
@@ -82,9 +84,9 @@ select
     u.instance_hours,
     u.gpu_hours,
     {{ var('cloud_gpu_utilization_pct') }}                  as assumed_utilization_gpu_pct,
-    u.gpu_hours * (s.idle_w + {{ var('cloud_gpu_utilization_pct') }} / 100.0 * (s.tdp_w - s.idle_w)) / 1000.0 as gpu_energy_kwh,
+    {{ estimated_gpu_energy_kwh('u.gpu_hours', var('cloud_gpu_utilization_pct'), 's.idle_w', 's.tdp_w') }} as gpu_energy_kwh,
     -- the same power model at 0 % utilization: the estimate of an hour its deployment served no request
     -- (int_deployment_energy_hourly)
-    u.gpu_hours * s.idle_w / 1000.0                         as gpu_energy_at_idle_kwh
+    {{ estimated_gpu_energy_kwh('u.gpu_hours', 0, 's.idle_w', 's.tdp_w') }} as gpu_energy_at_idle_kwh
 from usage u
 left join specs s on s.gpu_name = u.gpu_name
